@@ -1,0 +1,153 @@
+"""Claim states, sources, flags and reason codes: the strings of the product brief."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from policies.choices import Cover
+
+
+class ClaimStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    AWAITING_COMPENSATION = "awaiting_compensation", _("Awaiting marketplace compensation")
+    UNDER_REVIEW = "under_review", _("Under review")
+    INFO_REQUESTED = "info_requested", _("Information requested")
+    APPROVED = "approved", _("Approved")
+    PAID = "paid", _("Paid")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATUSES = (
+    ClaimStatus.SUBMITTED,
+    ClaimStatus.AWAITING_COMPENSATION,
+    ClaimStatus.UNDER_REVIEW,
+    ClaimStatus.INFO_REQUESTED,
+    ClaimStatus.APPROVED,
+)
+
+
+class ClaimSource(models.TextChoices):
+    SELLER = "seller", _("Seller")
+    MARKETPLACE = "marketplace", _("Marketplace")
+    REPORT = "report", _("Finance report")
+
+
+class ClaimFlag(models.TextChoices):
+    """Judgement rules: each sends a claim to a person, none rejects it."""
+
+    LATE_NOTICE = "late_notice", _("Notified after the notification window")
+    VALUE_ABOVE_MAXIMUM = "value_above_maximum", _("Declared value above the product's maximum")
+    EXCLUDED_CATEGORY = "excluded_category", _("Category excluded by the product")
+    COMPENSATION_WAIT_PENDING = (
+        "compensation_wait_pending",
+        _("Loss reported before the marketplace's compensation wait passed"),
+    )
+    AMOUNT_ABOVE_VALUE = "amount_above_value", _("Claimed amount above the item's value or fee")
+    NOT_MARKETPLACE_VERIFIED = (
+        "not_marketplace_verified",
+        _("The marketplace has not reported this event"),
+    )
+
+
+class EligibilityCode(models.TextChoices):
+    """Hard rules: each stops a claim from being filed."""
+
+    SHIPMENT_NOT_OWNED = "shipment_not_owned", _("The shipment belongs to another seller")
+    NO_ACTIVE_POLICY = (
+        "no_active_policy",
+        _("No policy of the seller was active on the event date"),
+    )
+    COVER_NOT_IN_PRODUCT = "cover_not_in_product", _("The policy's product does not include this cover")
+    DUPLICATE_CLAIM = "duplicate_claim", _("A claim for this item and peril already exists")
+    EVENT_BEFORE_COVER = (
+        "event_before_cover",
+        _("The event happened before cover started (the item had not left the warehouse)"),
+    )
+    EVENT_IN_FUTURE = "event_in_future", _("The event date is in the future")
+    AMOUNT_NOT_POSITIVE = "amount_not_positive", _("The claimed amount must be above zero")
+
+
+class RejectionCode(models.TextChoices):
+    NOT_COVERED = "not_covered", _("The loss is not covered by the policy")
+    EXCLUDED_CATEGORY = "excluded_category", _("The category is excluded")
+    NO_LOSS = "no_loss", _("No loss was shown")
+    FULLY_COMPENSATED = "fully_compensated", _("The marketplace compensated the loss in full")
+    INSUFFICIENT_EVIDENCE = "insufficient_evidence", _("The evidence does not support the claim")
+    LATE_NOTICE_PREJUDICE = (
+        "late_notice_prejudice",
+        _("Late notice prevented the insurer from assessing the loss"),
+    )
+    FRAUD = "fraud", _("Misrepresentation")
+    OTHER = "other", _("Other")
+
+
+class CompensationReason(models.TextChoices):
+    LOSS = "loss", _("Loss")
+    DAMAGE = "damage", _("Damage")
+    DEFECT = "defect", _("Defect")
+    SUBSTITUTION = "substitution", _("Substitution")
+    TRANSPORT_COSTS = "transport_costs", _("Transport costs")
+    OTHER = "other", _("Other")
+
+
+# Which cover's loss a marketplace payout reduces. `other` is not tied to a
+# cover and so offsets whichever cover the shipment's claim is under.
+COVERS_BY_COMPENSATION_REASON = {
+    CompensationReason.LOSS: (Cover.CARGO,),
+    CompensationReason.DAMAGE: (Cover.CARGO,),
+    CompensationReason.DEFECT: (Cover.CARGO,),
+    CompensationReason.SUBSTITUTION: (Cover.CARGO,),
+    CompensationReason.TRANSPORT_COSTS: (Cover.RETURN_LOGISTICS,),
+    CompensationReason.OTHER: (Cover.CARGO, Cover.RETURN_LOGISTICS),
+}
+
+
+class CompensationSource(models.TextChoices):
+    API = "api", _("API")
+    CSV = "csv", _("CSV upload")
+    REPORT = "report", _("Seller's finance report")
+
+
+class RecoveryStatus(models.TextChoices):
+    OPEN = "open", _("Owed by the seller")
+    RECEIVED = "received", _("Received")
+
+
+class LimitApplied(models.TextChoices):
+    NONE = "", _("None")
+    PER_CLAIM = "per_claim", _("Limit per claim")
+    PER_EVENT = "per_event", _("Limit per event")
+    AGGREGATE = "aggregate", _("Aggregate limit")
+
+
+class MessageAuthor(models.TextChoices):
+    SELLER = "seller", _("Seller")
+    ADJUSTER = "adjuster", _("Adjuster")
+    SYSTEM = "system", _("System")
+
+
+class DocumentKind(models.TextChoices):
+    POLICY_CERTIFICATE = "policy_certificate", _("Policy certificate")
+    CLAIM_ACKNOWLEDGEMENT = "claim_acknowledgement", _("Claim acknowledgement")
+    SETTLEMENT_ACT = "settlement_act", _("Settlement act")
+    REJECTION_LETTER = "rejection_letter", _("Rejection letter")
+    RECONCILIATION_REPORT = "reconciliation_report", _("Reconciliation report")
+    PREMIUM_BORDEREAU = "premium_bordereau", _("Premium bordereau")
+    CLAIMS_BORDEREAU = "claims_bordereau", _("Claims bordereau")
+
+
+class RunState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class DiscrepancyKind(models.TextChoices):
+    UNKNOWN_SHIPMENT = "unknown_shipment", _("Compensation for an unknown shipment")
+    UNINSURED_SHIPMENT = "uninsured_shipment", _("Compensation for an uninsured shipment")
+    ABOVE_DECLARED_VALUE = "above_declared_value", _("Compensation above the declared value")
+    DUPLICATE = "duplicate", _("Duplicate compensation")
+    NO_CLAIM = "no_claim", _("Compensation with no matching claim")

@@ -1,0 +1,31 @@
+from enum import StrEnum
+
+from policies.errors import DomainError
+
+
+class ClaimErrorCode(StrEnum):
+    CLAIM_NOT_ELIGIBLE = "claim_not_eligible"
+    OVER_AUTHORITY_LIMIT = "over_authority_limit"
+    PERMISSION_DENIED = "permission_denied"
+    TRANSITION_NOT_ALLOWED = "transition_not_allowed"
+    INVALID_FILE = "invalid_file"
+    TOO_MANY_FILES = "too_many_files"
+    NOTE_REQUIRED = "note_required"
+    REASON_REQUIRED = "reason_required"
+    MESSAGE_REQUIRED = "message_required"
+    ASSESSED_ABOVE_CLAIMED = "assessed_above_claimed"
+    NOT_UNDER_REVIEW = "not_under_review"
+    NOTHING_PAYABLE = "nothing_payable"
+    ALREADY_PAID = "already_paid"
+    RECOVERY_ALREADY_RECEIVED = "recovery_already_received"
+    SELLER_MISMATCH = "seller_mismatch"
+
+
+class ClaimNotEligible(DomainError):
+    """A hard eligibility rule stops the claim; `reason` is its EligibilityCode."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(
+            ClaimErrorCode.CLAIM_NOT_ELIGIBLE, message, extra={"reason": str(reason)}
+        )
+        self.reason = str(reason)

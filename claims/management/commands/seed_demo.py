@@ -1,0 +1,366 @@
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import random
+from decimal import Decimal
+
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from claims import lifecycle, services
+from claims.choices import ClaimSource, ClaimStatus, CompensationReason, CompensationSource
+from claims.models import Claim
+from policies.actors import Actor
+from policies.choices import PERIL_BY_EVENT_KIND, Cover, PremiumBasis, ShipmentEventKind
+from policies.models import (
+    CoverTerms,
+    Marketplace,
+    MarketplaceApiKey,
+    Product,
+    ProductVersion,
+    Seller,
+    Shipment,
+    User,
+)
+from policies.services import policy_enrol, shipment_event_record, shipment_record
+
+PASSWORD = "demo-pass-2026"
+SELLERS = [
+    ("seller1@demo.local", "WB-100001", "ООО «Северный ветер»", "7708123450", "ru"),
+    ("seller2@demo.local", "WB-100002", "ИП Ковалёва Анна Сергеевна", "500100732259", "ru"),
+    ("seller3@demo.local", "WB-100003", "Blue Harbour Trading LLC", "7810345670", "en"),
+]
+STAFF = [
+    ("adjuster@demo.local", "Adjuster", Decimal("50000.00"), "Ирина", "Урегулировщик"),
+    ("senior@demo.local", "Senior adjuster", Decimal("1000000.00"), "Павел", "Старший"),
+    ("underwriter@demo.local", "Underwriter", Decimal("0.00"), "Олег", "Андеррайтер"),
+]
+CATEGORIES = ["Одежда", "Обувь", "Электроника", "Дом и сад", "Игрушки", "Ювелирные изделия"]
+WAREHOUSES = ["Коледино", "Электросталь", "Казань", "Краснодар"]
+PICKUP_POINTS = ["ПВЗ Москва, Тверская 7", "ПВЗ Санкт-Петербург, Невский 30", "ПВЗ Казань, Баумана 12"]
+# The smallest valid PNG: evidence the demo claims can show.
+DEMO_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def demo_api_key() -> tuple[str, str]:
+    """Return the demo marketplace key's prefix and full key, the same on every run.
+
+    Derived from the (development) secret key, so that running the seed
+    again can print the key without storing it anywhere readable.
+    """
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"seed-demo-wb", hashlib.sha256).hexdigest()
+    prefix = "demo" + digest[:4]
+    return prefix, f"{prefix}.{digest[8:40]}"
+
+
+@contextlib.contextmanager
+def triage_deferred():
+    """Queue triage without running it, so the demo shows a claim still in `submitted`."""
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        current_app.conf.task_always_eager = eager
+
+
+class Command(BaseCommand):
+    help = "Load demo data (marketplaces, sellers, a product, policies, shipments, claims)."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("seed_demo loads demo logins with a known password: DEBUG only.")
+        prefix, key = demo_api_key()
+        if Marketplace.objects.filter(code="wb").exists():
+            self.stdout.write("Demo data already present: nothing changed.")
+        else:
+            with transaction.atomic():
+                self._seed(prefix, key)
+            self._claims()
+            self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self._print_logins(key)
+
+    def _print_logins(self, key: str) -> None:
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    "sellercover demo — open http://127.0.0.1:8000/admin/",
+                    f"Logins (password {PASSWORD}):",
+                    *(f"  {'seller':<16} {email}" for email, *_ in SELLERS),
+                    *(f"  {group.lower():<16} {email}" for email, group, *_ in STAFF),
+                    f"API key of marketplace wb: {key}",
+                    "  curl -H 'Authorization: Api-Key <key>' http://127.0.0.1:8000/api/v1/claims/",
+                    "",
+                ]
+            )
+        )
+
+    def _seed(self, prefix: str, key: str) -> None:
+        today = timezone.localdate()
+        wb = Marketplace.objects.create(code="wb", name="Wildberries")
+        Marketplace.objects.create(code="ozon", name="Ozon")
+        api_key = MarketplaceApiKey(marketplace=wb, name="wb demo integration", prefix=prefix)
+        api_key.hashed_key = MarketplaceApiKey.objects.key_generator.hash(key)
+        api_key.id = f"{prefix}.{api_key.hashed_key}"
+        api_key.save()
+
+        product = Product.objects.create(
+            code="standard",
+            name="Страхование возвратов и грузов продавца",
+            description="Возвратная логистика и груз на пути от склада маркетплейса до ПВЗ.",
+        )
+        version = ProductVersion.objects.create(
+            product=product,
+            version=1,
+            effective_from=today - dt.timedelta(days=400),
+            aggregate_limit=Decimal("1000000.00"),
+            auto_approve_threshold=Decimal("10000.00"),
+            max_declared_value=Decimal("200000.00"),
+            excluded_categories=["Ювелирные изделия"],
+        )
+        CoverTerms.objects.create(
+            product_version=version,
+            cover=Cover.RETURN_LOGISTICS,
+            premium_basis=PremiumBasis.FEE_PER_SHIPMENT,
+            # 1.4 % of WB's fixed 50 ₽ reverse-leg fee.
+            premium_fee=Decimal("0.70"),
+            per_claim_limit=Decimal("5000.00"),
+        )
+        CoverTerms.objects.create(
+            product_version=version,
+            cover=Cover.CARGO,
+            premium_basis=PremiumBasis.RATE_ON_DECLARED_VALUE,
+            premium_rate=Decimal("0.014"),
+            per_claim_limit=Decimal("50000.00"),
+            per_event_limit=Decimal("100000.00"),
+            deductible=Decimal("500.00"),
+        )
+
+        for email, group_name, limit, first, last in STAFF:
+            user = User.objects.create_user(
+                email, PASSWORD, is_staff=True, authority_limit=limit, first_name=first, last_name=last
+            )
+            user.groups.add(Group.objects.get(name=group_name))
+
+        rng = random.Random(2026)
+        for email, external_id, legal_name, tax_id, language in SELLERS:
+            seller = Seller.objects.create(
+                marketplace=wb,
+                external_id=external_id,
+                legal_name=legal_name,
+                tax_id=tax_id,
+                email=email,
+                language=language,
+            )
+            User.objects.create_user(email, PASSWORD, seller=seller)
+            policy_enrol(
+                seller=seller,
+                product_code="standard",
+                starts_on=today - dt.timedelta(days=120),
+                actor=Actor.system(),
+            )
+            self._shipments(wb, seller, rng, today)
+
+    def _shipments(self, wb, seller, rng, today) -> None:
+        for n in range(100):
+            shipped_at = timezone.now() - dt.timedelta(
+                days=rng.randint(4, 45), hours=rng.randint(0, 23)
+            )
+            order_id = f"{seller.external_id}-{n // 2:05d}"
+            shipment, _ = shipment_record(
+                marketplace=wb,
+                seller=seller,
+                external_id=f"{seller.external_id}.{n:05d}.0",
+                order_id=order_id,
+                sku=f"SKU-{rng.randint(10000, 99999)}",
+                category=rng.choice(CATEGORIES[:-1]),
+                declared_value=Decimal(rng.randrange(500, 40000)).quantize(Decimal("1.00")),
+                warehouse=rng.choice(WAREHOUSES),
+                pickup_point=rng.choice(PICKUP_POINTS),
+                shipped_at=shipped_at,
+            )
+            self._event(shipment, "s", ShipmentEventKind.SHIPPED, shipped_at)
+            outcome = rng.choices(
+                [
+                    ShipmentEventKind.BOUGHT_OUT,
+                    ShipmentEventKind.NON_BUYOUT,
+                    ShipmentEventKind.REFUSED,
+                    ShipmentEventKind.RETURNED,
+                    ShipmentEventKind.LOST,
+                    ShipmentEventKind.DAMAGED,
+                ],
+                weights=[60, 16, 6, 8, 5, 5],
+            )[0]
+            delivered_at = shipped_at + dt.timedelta(days=2)
+            self._event(shipment, "d", ShipmentEventKind.DELIVERED, delivered_at)
+            amount = None
+            if outcome in (ShipmentEventKind.NON_BUYOUT, ShipmentEventKind.REFUSED):
+                amount = Decimal("50.00")
+            elif outcome == ShipmentEventKind.RETURNED:
+                amount = Decimal(rng.choice(["50.00", "75.00", "120.00"]))
+            elif outcome == ShipmentEventKind.DAMAGED:
+                amount = (shipment.declared_value * Decimal("0.4")).quantize(Decimal("0.01"))
+            self._event(shipment, "o", outcome, delivered_at + dt.timedelta(days=1), amount)
+
+    def _event(self, shipment, suffix, kind, at, amount=None):
+        shipment_event_record(
+            shipment=shipment,
+            external_id=f"{shipment.external_id}:{suffix}",
+            kind=kind,
+            occurred_at=min(at, timezone.now()),
+            amount=amount,
+        )
+
+    def _claims(self) -> None:
+        """File claims through the domain services so each state is reached honestly."""
+        wb = Marketplace.objects.get(code="wb")
+        adjuster = User.objects.get(email="adjuster@demo.local")
+        senior = User.objects.get(email="senior@demo.local")
+        for seller in Seller.objects.filter(marketplace=wb).order_by("external_id"):
+            seller_user = seller.users.get()
+            covered = (
+                Shipment.objects.filter(seller=seller, events__kind__in=list(PERIL_BY_EVENT_KIND))
+                .prefetch_related("events")
+                .distinct()
+                .order_by("external_id")
+            )
+            for shipment in covered:
+                event = next(e for e in shipment.events.all() if e.kind in PERIL_BY_EVENT_KIND)
+                peril = PERIL_BY_EVENT_KIND[event.kind]
+                amount = event.amount or shipment.declared_value
+                services.claim_file(
+                    actor=Actor.for_marketplace(wb),
+                    seller=seller,
+                    shipment=shipment,
+                    peril=peril,
+                    claimed_amount=amount,
+                    event_date=timezone.localdate(event.occurred_at),
+                    source=ClaimSource.MARKETPLACE,
+                    description="Событие передано маркетплейсом.",
+                )
+            self._work_the_queue(seller, seller_user, adjuster, senior)
+
+    def _work_the_queue(self, seller, seller_user, adjuster, senior) -> None:
+        wb = seller.marketplace
+        cargo = list(
+            Claim.objects.filter(seller=seller, status=ClaimStatus.AWAITING_COMPENSATION)
+        )
+        # The marketplace compensates part of some cargo losses; one payout is for a
+        # shipment nobody knows, to show up in reconciliation.
+        for index, claim in enumerate(cargo[:3]):
+            compensation, _ = services.compensation_record(
+                marketplace=wb,
+                external_id=f"{seller.external_id}-comp-{index}",
+                seller=seller,
+                shipment_external_id=claim.shipment.external_id,
+                reason=CompensationReason.LOSS if claim.peril == "loss" else CompensationReason.DAMAGE,
+                amount=(claim.claimed_amount * Decimal("0.3")).quantize(Decimal("0.01")),
+                paid_on=timezone.localdate(),
+                source=CompensationSource.API,
+            )
+            services.compensation_match(compensation_id=compensation.pk)
+        services.compensation_record(
+            marketplace=wb,
+            external_id=f"{seller.external_id}-comp-unknown",
+            seller=seller,
+            shipment_external_id="UNKNOWN-0001",
+            reason=CompensationReason.LOSS,
+            amount=Decimal("1500.00"),
+            paid_on=timezone.localdate(),
+            source=CompensationSource.API,
+        )
+
+        review = list(Claim.objects.filter(seller=seller, status=ClaimStatus.UNDER_REVIEW))
+        if len(review) >= 4:
+            lifecycle.claim_request_info(
+                claim_id=review[0].pk,
+                adjuster=adjuster,
+                message="Пришлите, пожалуйста, фото упаковки и акт ПВЗ.",
+            )
+            lifecycle.claim_request_info(
+                claim_id=review[1].pk, adjuster=adjuster, message="Уточните дату получения."
+            )
+            lifecycle.claim_provide_info(
+                claim_id=review[1].pk,
+                user=seller_user,
+                message="Фото упаковки прилагаю.",
+                files=[SimpleUploadedFile("package.png", DEMO_PNG, content_type="image/png")],
+            )
+            lifecycle.claim_reject(
+                claim_id=review[2].pk,
+                adjuster=adjuster,
+                code="insufficient_evidence",
+                reason="Повреждение не подтверждено актом ПВЗ.",
+            )
+            if seller.external_id.endswith("1"):
+                lifecycle.claim_close(claim_id=review[2].pk, note="Срок обжалования истёк.")
+            approved = lifecycle.claim_approve(claim_id=review[3].pk, adjuster=senior)
+            if approved.status == ClaimStatus.APPROVED and len(review) >= 5:
+                lifecycle.claim_approve(claim_id=review[4].pk, adjuster=senior)
+                lifecycle.claim_pay(
+                    claim_id=review[4].pk, actor=Actor.for_user(senior), reference=f"DEMO-{seller.external_id}"
+                )
+
+        # A seller's own draft, one withdrawn, one closed after rejection.
+        spare = list(
+            Shipment.objects.filter(seller=seller, claims=None, policy__isnull=False).order_by(
+                "external_id"
+            )[:3]
+        )
+        if len(spare) == 3:
+            event_day = timezone.localdate(spare[0].shipped_at) + dt.timedelta(days=3)
+            for shipment, submit in ((spare[0], False), (spare[1], True)):
+                claim = services.claim_file(
+                    actor=Actor.for_user(seller_user),
+                    seller=seller,
+                    shipment=shipment,
+                    peril="damage",
+                    claimed_amount=(shipment.declared_value / 2).quantize(Decimal("0.01")),
+                    event_date=max(event_day, timezone.localdate(shipment.shipped_at)),
+                    source=ClaimSource.SELLER,
+                    description="Коробка пришла вскрытой, товар поцарапан.",
+                    submit=False,
+                )
+                if submit:
+                    with triage_deferred():
+                        lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.for_user(seller_user))
+            withdrawn = services.claim_file(
+                actor=Actor.for_user(seller_user),
+                seller=seller,
+                shipment=spare[2],
+                peril="loss",
+                claimed_amount=spare[2].declared_value,
+                event_date=timezone.localdate(spare[2].shipped_at) + dt.timedelta(days=1),
+                source=ClaimSource.SELLER,
+                submit=False,
+            )
+            lifecycle.claim_withdraw(claim_id=withdrawn.pk, user=seller_user, note="Нашёлся.")
+
+        # A late compensation on a paid cargo claim raises a recovery.
+        paid = (
+            Claim.objects.filter(seller=seller, status=ClaimStatus.PAID, cover=Cover.CARGO)
+            .select_related("shipment")
+            .first()
+        )
+        if paid is not None:
+            late, _ = services.compensation_record(
+                marketplace=wb,
+                external_id=f"{seller.external_id}-comp-late",
+                seller=seller,
+                shipment_external_id=paid.shipment.external_id,
+                reason=CompensationReason.DAMAGE if paid.peril == "damage" else CompensationReason.LOSS,
+                amount=(paid.loss_amount * Decimal("0.5")).quantize(Decimal("0.01")),
+                paid_on=timezone.localdate(),
+                source=CompensationSource.API,
+            )
+            services.compensation_match(compensation_id=late.pk)

@@ -1,0 +1,529 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from claims.choices import (
+    ClaimSource,
+    ClaimStatus,
+    CompensationReason,
+    CompensationSource,
+    DiscrepancyKind,
+    DocumentKind,
+    LimitApplied,
+    MessageAuthor,
+    RecoveryStatus,
+    RejectionCode,
+    RunState,
+)
+from policies.choices import Cover, Language, Peril
+from policies.models import (
+    ZERO,
+    Marketplace,
+    Policy,
+    Seller,
+    Shipment,
+    TransitionLog,
+    money_field,
+    non_negative,
+)
+
+
+def _is_sellers_user(instance: "Claim", user) -> bool:
+    return user.is_authenticated and user.seller_id == instance.seller_id
+
+
+def _has_no_payout(instance: "Claim") -> bool:
+    return not Payout.objects.filter(claim_id=instance.pk).exists()
+
+
+class Claim(ConcurrentTransitionMixin, models.Model):
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    marketplace = models.ForeignKey(
+        Marketplace, verbose_name=_("marketplace"), on_delete=models.PROTECT, related_name="+"
+    )
+    external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
+    seller = models.ForeignKey(
+        Seller, verbose_name=_("seller"), on_delete=models.PROTECT, related_name="claims"
+    )
+    policy = models.ForeignKey(
+        Policy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="claims"
+    )
+    shipment = models.ForeignKey(
+        Shipment, verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="claims"
+    )
+    cover = models.CharField(_("cover"), max_length=32, choices=Cover.choices)
+    peril = models.CharField(_("peril"), max_length=16, choices=Peril.choices)
+    event_date = models.DateField(_("event date"))
+    event_key = models.CharField(
+        _("event"),
+        max_length=200,
+        help_text=_("Order, peril and day: the claims of one event share its limit."),
+    )
+    source = models.CharField(_("source"), max_length=16, choices=ClaimSource.choices)
+    description = models.TextField(_("description"), blank=True)
+    status = FSMField(
+        _("status"),
+        max_length=32,
+        choices=ClaimStatus.choices,
+        default=ClaimStatus.DRAFT,
+        protected=True,
+    )
+    flags = models.JSONField(_("flags"), default=list, blank=True)
+
+    claimed_amount = money_field(_("claimed"))
+    assessed_amount = money_field(_("assessed loss"), null=True, blank=True)
+    compensation_amount = money_field(_("marketplace compensation"), default=ZERO)
+    deductible_amount = money_field(_("deductible applied"), default=ZERO)
+    payable_amount = money_field(_("payable"), default=ZERO)
+    limit_applied = models.CharField(
+        _("limit applied"), max_length=16, choices=LimitApplied.choices, blank=True
+    )
+
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("adjuster"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_claims",
+    )
+    signoff_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sign-off requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    signoff_requested_at = models.DateTimeField(_("sign-off requested"), null=True, blank=True)
+    rejection_code = models.CharField(
+        _("rejection reason"), max_length=32, choices=RejectionCode.choices, blank=True
+    )
+    rejection_reason = models.TextField(_("rejection text"), blank=True)
+
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("in this status since"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    sla_started_on = models.DateField(_("service clock started"), null=True, blank=True)
+    sla_paused_days = models.PositiveIntegerField(_("working days paused"), default=0)
+    info_requested_at = models.DateTimeField(_("information requested"), null=True, blank=True)
+    due_on = models.DateField(_("due"), null=True, blank=True, db_index=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("claim")
+        verbose_name_plural = _("claims")
+        ordering = ["created_at", "pk"]
+        permissions = [
+            ("review_claim", _("Can review claims and ask sellers for information")),
+            ("approve_claim", _("Can approve claims within an authority limit")),
+            ("reject_claim", _("Can reject claims")),
+            ("pay_claim", _("Can record payments")),
+            ("reopen_claim", _("Can reopen rejected or closed claims")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "peril"], name="claim_one_per_item_peril"),
+            models.UniqueConstraint(
+                fields=["marketplace", "external_id"], name="claim_unique_external_id"
+            ),
+            *non_negative(
+                "claimed_amount",
+                "assessed_amount",
+                "compensation_amount",
+                "deductible_amount",
+                "payable_amount",
+                model="claim",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["seller", "status"]),
+            models.Index(fields=["policy", "event_key"]),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def loss_amount(self):
+        """The loss the calculation starts from: assessed where known, else claimed."""
+        return self.claimed_amount if self.assessed_amount is None else self.assessed_amount
+
+    @property
+    def awaiting_signoff(self) -> bool:
+        return self.status == ClaimStatus.UNDER_REVIEW and self.signoff_requested_by_id is not None
+
+    # Transition methods only move the state; claims/lifecycle.py does the rest.
+
+    @transition(
+        field=status,
+        source=ClaimStatus.DRAFT,
+        target=ClaimStatus.SUBMITTED,
+        permission=_is_sellers_user,
+    )
+    def submit(self):
+        pass
+
+    @transition(
+        field=status,
+        source=ClaimStatus.SUBMITTED,
+        target=RETURN_VALUE(
+            ClaimStatus.AWAITING_COMPENSATION, ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED
+        ),
+    )
+    def triage(self, target):
+        return target
+
+    @transition(
+        field=status,
+        source=ClaimStatus.AWAITING_COMPENSATION,
+        target=RETURN_VALUE(ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED),
+    )
+    def release(self, target):
+        return target
+
+    @transition(
+        field=status,
+        source=ClaimStatus.SUBMITTED,
+        target=ClaimStatus.UNDER_REVIEW,
+        permission="claims.review_claim",
+    )
+    def start_review(self):
+        pass
+
+    @transition(
+        field=status,
+        source=ClaimStatus.UNDER_REVIEW,
+        target=ClaimStatus.INFO_REQUESTED,
+        permission="claims.review_claim",
+    )
+    def request_info(self):
+        pass
+
+    @transition(
+        field=status,
+        source=ClaimStatus.INFO_REQUESTED,
+        target=ClaimStatus.UNDER_REVIEW,
+        permission=_is_sellers_user,
+    )
+    def provide_info(self):
+        pass
+
+    @transition(
+        field=status,
+        source=ClaimStatus.UNDER_REVIEW,
+        target=ClaimStatus.APPROVED,
+        permission="claims.approve_claim",
+    )
+    def approve(self):
+        pass
+
+    @transition(
+        field=status,
+        source=[ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.INFO_REQUESTED],
+        target=ClaimStatus.REJECTED,
+        permission="claims.reject_claim",
+    )
+    def reject(self):
+        pass
+
+    @transition(
+        field=status,
+        source=ClaimStatus.APPROVED,
+        target=ClaimStatus.PAID,
+        permission="claims.pay_claim",
+    )
+    def pay(self):
+        pass
+
+    @transition(
+        field=status,
+        source=[ClaimStatus.DRAFT, ClaimStatus.SUBMITTED, ClaimStatus.INFO_REQUESTED],
+        target=ClaimStatus.WITHDRAWN,
+        permission=_is_sellers_user,
+    )
+    def withdraw(self):
+        pass
+
+    @transition(
+        field=status,
+        source=[ClaimStatus.REJECTED, ClaimStatus.CLOSED],
+        target=ClaimStatus.UNDER_REVIEW,
+        permission="claims.reopen_claim",
+        # A payout is final: a claim is paid at most once (DESIGN §4).
+        conditions=[_has_no_payout],
+    )
+    def reopen(self):
+        pass
+
+    @transition(
+        field=status,
+        source=[
+            ClaimStatus.PAID,
+            ClaimStatus.REJECTED,
+            ClaimStatus.WITHDRAWN,
+            ClaimStatus.INFO_REQUESTED,
+        ],
+        target=ClaimStatus.CLOSED,
+    )
+    def close(self):
+        pass
+
+
+class ClaimTransition(TransitionLog):
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="transitions")
+
+    class Meta(TransitionLog.Meta):
+        verbose_name = _("claim transition")
+        verbose_name_plural = _("claim transitions")
+
+
+class ClaimMessage(models.Model):
+    """One message of the thread between the seller and the adjuster."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="messages")
+    author_kind = models.CharField(_("from"), max_length=16, choices=MessageAuthor.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(_("message"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.claim} · {self.get_author_kind_display()}"
+
+
+def evidence_upload_to(instance: "Evidence", filename: str) -> str:
+    return f"evidence/{instance.claim.seller_id}/{instance.claim_id}/{filename}"
+
+
+class Evidence(models.Model):
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence")
+    file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=300)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveIntegerField(_("size, bytes"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return self.original_name
+
+
+class ReconciliationRun(models.Model):
+    state = models.CharField(
+        _("state"), max_length=16, choices=RunState.choices, default=RunState.PENDING
+    )
+    trigger = models.CharField(_("started by"), max_length=32)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("records to reconcile"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    unmatched = models.PositiveIntegerField(_("unmatched"), default=0)
+    claims_released = models.PositiveIntegerField(_("claims released"), default=0)
+    recoveries_raised = models.PositiveIntegerField(_("recoveries raised"), default=0)
+    discrepancies_found = models.PositiveIntegerField(_("discrepancies"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"#{self.pk} · {self.get_state_display()}"
+
+
+class MarketplaceCompensation(models.Model):
+    """A payout the marketplace made to a seller for a shipment; counts at most once."""
+
+    marketplace = models.ForeignKey(
+        Marketplace, verbose_name=_("marketplace"), on_delete=models.PROTECT, related_name="+"
+    )
+    external_id = models.CharField(_("external id"), max_length=64)
+    seller = models.ForeignKey(
+        Seller, verbose_name=_("seller"), on_delete=models.PROTECT, related_name="compensations"
+    )
+    shipment_external_id = models.CharField(_("shipment id"), max_length=64)
+    shipment = models.ForeignKey(
+        Shipment,
+        verbose_name=_("shipment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="compensations",
+    )
+    reason = models.CharField(_("reason"), max_length=32, choices=CompensationReason.choices)
+    amount = money_field(_("amount"))
+    paid_on = models.DateField(_("paid on"))
+    source = models.CharField(_("source"), max_length=16, choices=CompensationSource.choices)
+    claim = models.ForeignKey(
+        Claim,
+        verbose_name=_("counted on claim"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="compensations",
+    )
+    matched_at = models.DateTimeField(_("matched"), null=True, blank=True)
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("marketplace compensation")
+        verbose_name_plural = _("marketplace compensations")
+        ordering = ["-paid_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["marketplace", "external_id"], name="compensation_unique_external_id"
+            ),
+            *non_negative("amount", model="compensation"),
+        ]
+        indexes = [
+            models.Index(fields=["marketplace", "shipment_external_id"]),
+            models.Index(
+                fields=["created_at"], name="compensation_unmatched", condition=Q(claim=None)
+            ),
+        ]
+
+    def __str__(self):
+        return self.external_id
+
+
+class Discrepancy(models.Model):
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="discrepancies")
+    compensation = models.ForeignKey(
+        MarketplaceCompensation, on_delete=models.CASCADE, related_name="discrepancies"
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=DiscrepancyKind.choices)
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        verbose_name = _("discrepancy")
+        verbose_name_plural = _("discrepancies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "compensation", "kind"], name="discrepancy_once_per_run"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.compensation}"
+
+
+class Payout(models.Model):
+    """Money the insurer paid on a claim: at most one per claim."""
+
+    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="payout")
+    amount = money_field(_("amount"))
+    paid_on = models.DateField(_("paid on"))
+    reference = models.CharField(_("payment reference"), max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+
+class Recovery(models.Model):
+    """Money the seller owes back: the marketplace compensated after the insurer paid."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="recoveries")
+    compensation = models.ForeignKey(
+        MarketplaceCompensation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="recoveries",
+    )
+    amount = money_field(_("amount"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=RecoveryStatus.choices, default=RecoveryStatus.OPEN
+    )
+    raised_at = models.DateTimeField(_("raised"))
+    received_on = models.DateField(_("received on"), null=True, blank=True)
+    reference = models.CharField(_("payment reference"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery")
+        verbose_name_plural = _("recoveries")
+        ordering = ["raised_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="recovery_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.claim} · {self.amount}"
+
+
+def document_upload_to(instance: "Document", filename: str) -> str:
+    return f"documents/{instance.kind}/{filename}"
+
+
+class Document(models.Model):
+    """A generated PDF or CSV, kept with its hash; `key` makes generation idempotent."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=DocumentKind.choices)
+    key = models.CharField(max_length=200, unique=True)
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    run = models.ForeignKey(
+        ReconciliationRun,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="documents",
+    )
+    period = models.DateField(_("month"), null=True, blank=True)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU)
+    file = models.FileField(_("file"), upload_to=document_upload_to, max_length=300)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.key}"

@@ -1,0 +1,107 @@
+"""Reads of the claims side, scoped and with their joins done."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from claims.choices import RecoveryStatus
+from claims.models import Claim, MarketplaceCompensation, Payout, Recovery
+from policies.calculation import ZERO, money
+from policies.models import Policy, Seller
+
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _sum(queryset: QuerySet, field: str = "amount") -> Decimal:
+    return money(queryset.aggregate(total=Coalesce(Sum(field), Value(ZERO)))["total"])
+
+
+def claim_get_for_update(*, claim_id: int) -> Claim:
+    """Return the claim locked for this transaction, with what its rules read."""
+    return (
+        Claim.objects.select_for_update(of=("self",))
+        .select_related("policy__product_version", "shipment", "seller", "marketplace")
+        .get(pk=claim_id)
+    )
+
+
+def policy_lock(*, policy_id: int) -> Policy:
+    """Lock the policy row: every change to money on a policy's claims takes it first.
+
+    Locks are always taken policy first, then claim, so that two writers on
+    one policy queue up instead of deadlocking, and the limits they read
+    cannot move under them.
+    """
+    return Policy.objects.select_for_update().get(pk=policy_id)
+
+
+@dataclass(frozen=True)
+class PolicyUsage:
+    paid: Decimal
+    recovered: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.paid - self.recovered
+
+
+def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> PolicyUsage:
+    """Return what the policy's claims were paid and what sellers have paid back."""
+    payouts = Payout.objects.filter(claim__policy_id=policy_id)
+    recoveries = Recovery.objects.filter(
+        claim__policy_id=policy_id, status=RecoveryStatus.RECEIVED
+    )
+    if exclude_claim_id is not None:
+        payouts = payouts.exclude(claim_id=exclude_claim_id)
+        recoveries = recoveries.exclude(claim_id=exclude_claim_id)
+    return PolicyUsage(paid=_sum(payouts), recovered=_sum(recoveries))
+
+
+def event_paid_by_others(*, claim: Claim) -> Decimal:
+    """Return what the other claims of the claim's event were paid, net of money received back."""
+    others = {"claim__policy_id": claim.policy_id, "claim__event_key": claim.event_key}
+    paid = _sum(Payout.objects.filter(**others).exclude(claim_id=claim.pk))
+    recovered = _sum(
+        Recovery.objects.filter(status=RecoveryStatus.RECEIVED, **others).exclude(
+            claim_id=claim.pk
+        )
+    )
+    return paid - recovered
+
+
+def claim_compensation_total(*, claim_id: int) -> Decimal:
+    return _sum(MarketplaceCompensation.objects.filter(claim_id=claim_id))
+
+
+def claim_paid(*, claim_id: int) -> Decimal:
+    return _sum(Payout.objects.filter(claim_id=claim_id))
+
+
+def claim_recoveries_raised(*, claim_id: int) -> Decimal:
+    return _sum(Recovery.objects.filter(claim_id=claim_id))
+
+
+def _per_claim_total(model, **filters) -> Subquery:
+    return Subquery(
+        model.objects.filter(claim=OuterRef("pk"), **filters)
+        .values("claim")
+        .annotate(total=Sum("amount"))
+        .values("total"),
+        output_field=_MONEY,
+    )
+
+
+def claims_with_money(queryset: QuerySet[Claim]) -> QuerySet[Claim]:
+    """Annotate `paid_total` and `recovered_total` without a query per row."""
+    return queryset.annotate(
+        paid_total=Coalesce(_per_claim_total(Payout), Value(ZERO), output_field=_MONEY),
+        recovered_total=Coalesce(_per_claim_total(Recovery), Value(ZERO), output_field=_MONEY),
+    )
+
+
+def claim_list_for_seller(*, seller: Seller) -> QuerySet[Claim]:
+    return claims_with_money(
+        Claim.objects.filter(seller=seller).select_related("shipment", "policy")
+    ).order_by("-created_at", "-pk")

@@ -1,0 +1,52 @@
+"""Celery tasks: each takes ids, calls one domain function and owns its retries.
+
+The domain modules queue these tasks on commit, so the tasks import them
+inside the function body.
+"""
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def claim_triage_task(*, claim_id: int) -> str:
+    from claims.lifecycle import claim_triage
+
+    return claim_triage(claim_id=claim_id).status
+
+
+@shared_task(acks_late=True)
+def claim_pay_task(*, claim_id: int) -> str:
+    """Pay a straight-through approval; a claim paid or changed meanwhile is left alone."""
+    from claims.choices import ClaimStatus
+    from claims.lifecycle import claim_pay
+    from claims.models import Claim
+    from policies.actors import Actor
+    from policies.errors import DomainError
+
+    if not Claim.objects.filter(pk=claim_id, status=ClaimStatus.APPROVED).exists():
+        return "skipped"
+    try:
+        return claim_pay(claim_id=claim_id, actor=Actor.system()).status
+    except DomainError as exc:
+        # Left approved for an adjuster to settle by hand, with the reason logged.
+        logger.warning("claim %s not paid automatically: %s", claim_id, exc)
+        return exc.code
+
+
+@shared_task(acks_late=True)
+def claims_release_waiting_task() -> int:
+    from claims.services import claims_release_waiting
+
+    return claims_release_waiting(today=timezone.localdate())
+
+
+@shared_task(acks_late=True)
+def claims_close_due_task() -> int:
+    from claims.services import claims_close_due
+
+    return claims_close_due(today=timezone.localdate())

@@ -1,0 +1,198 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
+
+from policies.models import (
+    CoverTerms,
+    Marketplace,
+    MarketplaceApiKey,
+    Policy,
+    PolicyTransition,
+    Product,
+    ProductVersion,
+    Seller,
+    Shipment,
+    ShipmentEvent,
+    User,
+)
+from policies.services import product_version_in_use
+
+# Keys belong to a marketplace here; the package's unscoped model stays unused.
+admin.site.unregister(APIKey)
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Rows written only through the domain services (API, jobs, seller pages)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "seller", "is_staff", "authority_limit"]
+    list_filter = ["is_staff", "is_active", "groups"]
+    list_select_related = ["seller"]
+    search_fields = ["email", "first_name", "last_name", "seller__legal_name"]
+    autocomplete_fields = ["seller"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        (_("Personal info"), {"fields": ["first_name", "last_name", "seller"]}),
+        (
+            _("Permissions"),
+            {
+                "fields": [
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "authority_limit",
+                    "groups",
+                    "user_permissions",
+                ]
+            },
+        ),
+        (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
+    ]
+
+
+class MarketplaceApiKeyInline(ReadOnlyInline):
+    model = MarketplaceApiKey
+    fields = ["prefix", "name", "created", "last_used_at", "revoked"]
+    readonly_fields = fields
+
+
+@admin.register(Marketplace)
+class MarketplaceAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "webhook_url", "is_active"]
+    search_fields = ["code", "name"]
+    inlines = [MarketplaceApiKeyInline]
+
+
+@admin.register(MarketplaceApiKey)
+class MarketplaceApiKeyAdmin(APIKeyModelAdmin):
+    list_display = ["prefix", "name", "marketplace", "created", "last_used_at", "revoked"]
+    list_filter = ["marketplace", "revoked"]
+    list_select_related = ["marketplace"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = (*super().get_readonly_fields(request, obj), "last_used_at")
+        return (*fields, "marketplace") if obj is not None else fields
+
+
+@admin.register(Seller)
+class SellerAdmin(admin.ModelAdmin):
+    list_display = ["legal_name", "tax_id", "marketplace", "external_id", "email", "language"]
+    list_filter = ["marketplace", "language"]
+    list_select_related = ["marketplace"]
+    search_fields = ["legal_name", "tax_id", "external_id", "email"]
+
+
+class ProductVersionInline(ReadOnlyInline):
+    model = ProductVersion
+    fields = ["version", "effective_from", "aggregate_limit", "auto_approve_threshold"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_active"]
+    inlines = [ProductVersionInline]
+
+
+class CoverTermsInline(admin.TabularInline):
+    model = CoverTerms
+    extra = 0
+
+    def _in_use(self, obj):
+        return obj is not None and product_version_in_use(obj)
+
+    def has_add_permission(self, request, obj=None):
+        return not self._in_use(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not self._in_use(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._in_use(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(ProductVersion)
+class ProductVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "effective_from", "aggregate_limit", "auto_approve_threshold"]
+    list_filter = ["product"]
+    list_select_related = ["product"]
+    inlines = [CoverTermsInline]
+
+    def has_change_permission(self, request, obj=None):
+        # Terms a policy was sold on are never edited in place.
+        if obj is not None and product_version_in_use(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and product_version_in_use(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+class PolicyTransitionInline(ReadOnlyInline):
+    model = PolicyTransition
+    fields = ["at", "transition", "source_state", "target_state", "actor_label", "note"]
+    readonly_fields = fields
+
+
+@admin.register(Policy)
+class PolicyAdmin(ViewOnlyAdmin):
+    list_display = ["number", "seller", "product_version", "period_start", "period_end", "status"]
+    list_filter = ["status", "marketplace", "product_version__product"]
+    list_select_related = ["seller", "product_version__product"]
+    search_fields = ["number", "seller__legal_name", "seller__tax_id", "external_id"]
+    inlines = [PolicyTransitionInline]
+
+
+class ShipmentEventInline(ReadOnlyInline):
+    model = ShipmentEvent
+    fields = ["occurred_at", "kind", "amount", "external_id"]
+    readonly_fields = fields
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(ViewOnlyAdmin):
+    list_display = [
+        "external_id",
+        "order_id",
+        "seller",
+        "sku",
+        "declared_value",
+        "shipped_at",
+        "policy",
+    ]
+    list_filter = ["marketplace", "fulfilment"]
+    list_select_related = ["seller", "policy"]
+    search_fields = ["external_id", "order_id", "sku", "seller__legal_name"]
+    date_hierarchy = "shipped_at"
+    inlines = [ShipmentEventInline]

@@ -1,0 +1,84 @@
+"""The vocabulary of the domain: states, covers, perils and how they relate."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Language(models.TextChoices):
+    RU = "ru", "Русский"
+    EN = "en", "English"
+
+
+class Cover(models.TextChoices):
+    RETURN_LOGISTICS = "return_logistics", _("Return logistics")
+    CARGO = "cargo", _("Cargo")
+
+
+class Peril(models.TextChoices):
+    NON_BUYOUT = "non_buyout", _("Non-buyout")
+    REFUSAL = "refusal", _("Refusal")
+    RETURN = "return", _("Return")
+    DAMAGE = "damage", _("Damage")
+    LOSS = "loss", _("Loss")
+
+
+class PremiumBasis(models.TextChoices):
+    RATE_ON_DECLARED_VALUE = (
+        "rate_on_declared_value",
+        _("Rate on declared value shipped"),
+    )
+    FEE_PER_SHIPMENT = "fee_per_shipment", _("Fee per shipment")
+    RATE_ON_LOGISTICS_COST = "rate_on_logistics_cost", _("Rate on logistics cost")
+
+
+class PolicyStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", _("User")
+    INTEGRATION = "integration", _("Integration")
+    SYSTEM = "system", _("System")
+
+
+class Fulfilment(models.TextChoices):
+    MARKETPLACE = "marketplace", _("From the marketplace's warehouse")
+    SELLER = "seller", _("From the seller's own stock")
+
+
+class ShipmentEventKind(models.TextChoices):
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    BOUGHT_OUT = "bought_out", _("Bought out")
+    NON_BUYOUT = "non_buyout", _("Not bought out")
+    REFUSED = "refused", _("Refused")
+    RETURNED = "returned", _("Returned")
+    LOST = "lost", _("Lost")
+    DAMAGED = "damaged", _("Damaged")
+
+
+PERILS_BY_COVER = {
+    Cover.RETURN_LOGISTICS: (Peril.NON_BUYOUT, Peril.REFUSAL, Peril.RETURN),
+    Cover.CARGO: (Peril.DAMAGE, Peril.LOSS),
+}
+
+
+COVER_BY_PERIL = {
+    peril: cover for cover, perils in PERILS_BY_COVER.items() for peril in perils
+}
+
+
+PERIL_BY_EVENT_KIND = {
+    ShipmentEventKind.NON_BUYOUT: Peril.NON_BUYOUT,
+    ShipmentEventKind.REFUSED: Peril.REFUSAL,
+    ShipmentEventKind.RETURNED: Peril.RETURN,
+    ShipmentEventKind.DAMAGED: Peril.DAMAGE,
+    ShipmentEventKind.LOST: Peril.LOSS,
+}
+
+
+EVENT_KIND_BY_PERIL = {peril: kind for kind, peril in PERIL_BY_EVENT_KIND.items()}

@@ -1,0 +1,50 @@
+"""The one base error of the domain layer and the policy app's codes.
+
+Services raise `DomainError`; each interface (API, admin, pages) maps it once
+to its own way of telling the user, keeping the code intact.
+"""
+
+from enum import StrEnum
+from typing import Any
+
+
+class DomainError(Exception):
+    """A business rule refused an action.
+
+    `code` is machine-readable and stable; `message` is for people; `fields`
+    maps input field names to messages when the problem lies in one input.
+    """
+
+    status = 400
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = str(code)
+        self.message = str(message)
+        self.fields = fields or {}
+        self.extra = extra or {}
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ConflictError(DomainError):
+    """The request clashes with what is already stored (a replay with other content)."""
+
+    status = 409
+
+
+class PolicyErrorCode(StrEnum):
+    INVALID_TAX_ID = "invalid_tax_id"
+    PRODUCT_NOT_FOUND = "product_not_found"
+    PRODUCT_VERSION_IN_USE = "product_version_in_use"
+    PRODUCT_HAS_NO_VERSION = "product_has_no_version"
+    POLICY_OVERLAP = "policy_overlap"
+    SELLER_MISMATCH = "seller_mismatch"

@@ -1,0 +1,383 @@
+"""Every write of the policy side: sellers, products, policies, shipments and their events."""
+
+import calendar
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django.utils.translation import gettext as _
+
+from policies.actors import Actor
+from policies.calculation import ZERO, premium_for_item
+from policies.choices import PolicyStatus, ShipmentEventKind
+from policies.errors import ConflictError, DomainError, PolicyErrorCode
+from policies.models import (
+    CoverTerms,
+    Marketplace,
+    Policy,
+    PolicyTransition,
+    Product,
+    ProductVersion,
+    Seller,
+    Shipment,
+    ShipmentEvent,
+)
+
+# Crockford's base32 alphabet: no I, L, O or U to misread over the phone.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+REVERSE_LEG_KINDS = (
+    ShipmentEventKind.NON_BUYOUT,
+    ShipmentEventKind.REFUSED,
+    ShipmentEventKind.RETURNED,
+)
+
+
+def new_reference(prefix: str) -> str:
+    """Return a fresh human-readable reference such as `CL-261123-7K3M9Q2P`."""
+    return f"{prefix}-{timezone.localdate():%y%m%d}-{get_random_string(8, REFERENCE_ALPHABET)}"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def replay_or_conflict(instance: Model, values: dict[str, Any]) -> None:
+    """Raise ConflictError naming each field whose stored value differs from `values`.
+
+    A replay of an input with the same external id must carry the same
+    content; anything else is a conflict, never a silent overwrite.
+    """
+    differing = {}
+    for name, value in values.items():
+        stored = getattr(instance, name)
+        if isinstance(stored, Model):
+            stored = stored.pk
+            value = value.pk if isinstance(value, Model) else value
+        if isinstance(stored, Decimal) and value is not None:
+            value = Decimal(value)
+        if stored != value:
+            differing[name] = [_("Stored value differs from the replayed one.")]
+    if differing:
+        raise ConflictError(
+            "conflict",
+            _("A record with this external id exists with other content: %(fields)s.")
+            % {"fields": ", ".join(differing)},
+            fields=differing,
+        )
+
+
+@transaction.atomic
+def seller_upsert(
+    *,
+    marketplace: Marketplace,
+    external_id: str,
+    legal_name: str,
+    tax_id: str,
+    email: str,
+    language: str = "ru",
+) -> tuple[Seller, str]:
+    """Create or update the marketplace's seller; return it and created/updated/unchanged."""
+    values = {"legal_name": legal_name, "tax_id": tax_id, "email": email, "language": language}
+    seller = (
+        Seller.objects.select_for_update()
+        .filter(marketplace=marketplace, external_id=external_id)
+        .first()
+    )
+    if seller is None:
+        seller = Seller(marketplace=marketplace, external_id=external_id, **values)
+        seller.full_clean()
+        seller.save()
+        return seller, "created"
+    if all(getattr(seller, name) == value for name, value in values.items()):
+        return seller, "unchanged"
+    for name, value in values.items():
+        setattr(seller, name, value)
+    seller.full_clean()
+    seller.save()
+    return seller, "updated"
+
+
+def product_version_in_use(version: ProductVersion) -> bool:
+    return version.policies.exists()
+
+
+@transaction.atomic
+def product_version_update(*, version: ProductVersion, **fields: Any) -> ProductVersion:
+    """Change the terms of a version nobody holds yet; sold terms never change."""
+    if product_version_in_use(version):
+        raise DomainError(
+            PolicyErrorCode.PRODUCT_VERSION_IN_USE,
+            _("Version %(version)s is held by policies: make a new version instead.")
+            % {"version": version},
+        )
+    for name, value in fields.items():
+        setattr(version, name, value)
+    version.full_clean()
+    version.save()
+    return version
+
+
+@transaction.atomic
+def product_version_copy(*, version: ProductVersion, effective_from: dt.date) -> ProductVersion:
+    """Return a new version of the product with the same terms, to be edited before sale."""
+    latest = (
+        ProductVersion.objects.select_for_update()
+        .filter(product=version.product)
+        .order_by("-version")
+        .first()
+    )
+    covers = list(version.covers.all())
+    version.pk = None
+    version._state.adding = True
+    version.version = latest.version + 1
+    version.effective_from = effective_from
+    version.full_clean()
+    version.save()
+    for cover in covers:
+        cover.pk = None
+        cover.product_version = version
+    CoverTerms.objects.bulk_create(covers)
+    return version
+
+
+def product_current_version(*, product: Product, on: dt.date) -> ProductVersion:
+    version = (
+        product.versions.filter(effective_from__lte=on).order_by("-effective_from", "-version")
+    ).first()
+    if version is None:
+        raise DomainError(
+            PolicyErrorCode.PRODUCT_HAS_NO_VERSION,
+            _("Product %(product)s has no version on sale on %(date)s.")
+            % {"product": product.code, "date": on.isoformat()},
+        )
+    return version
+
+
+def _policy_log(*, policy: Policy, source: str, name: str, actor: Actor, note: str = "") -> None:
+    PolicyTransition.objects.create(
+        policy=policy,
+        transition=name,
+        source_state=source,
+        target_state=policy.status,
+        at=timezone.now(),
+        note=note,
+        **actor.log_fields(),
+    )
+
+
+def _policy_transition(*, policy_id: int, name: str, actor: Actor, note: str = "") -> Policy:
+    policy = Policy.objects.select_for_update().get(pk=policy_id)
+    source = policy.status
+    getattr(policy, name)()
+    if name == "activate":
+        policy.activated_at = timezone.now()
+    policy.save()
+    _policy_log(policy=policy, source=source, name=name, actor=actor, note=note)
+    return policy
+
+
+@transaction.atomic
+def policy_create(
+    *,
+    seller: Seller,
+    product_code: str,
+    starts_on: dt.date,
+    external_id: str | None = None,
+) -> Policy:
+    """Return a draft policy of the seller on the product's version on sale at `starts_on`."""
+    product = Product.objects.filter(code=product_code, is_active=True).first()
+    if product is None:
+        raise DomainError(
+            PolicyErrorCode.PRODUCT_NOT_FOUND,
+            _("No product on sale with code %(code)s.") % {"code": product_code},
+            fields={"product": [_("Unknown product.")]},
+        )
+    version = product_current_version(product=product, on=starts_on)
+    Seller.objects.select_for_update().get(pk=seller.pk)
+    period_end = add_months(starts_on, version.policy_period_months) - dt.timedelta(days=1)
+    overlapping = Policy.objects.filter(
+        seller=seller,
+        status__in=(PolicyStatus.DRAFT, PolicyStatus.ACTIVE, PolicyStatus.SUSPENDED),
+        period_start__lte=period_end,
+        period_end__gte=starts_on,
+    )
+    if overlapping.exists():
+        raise DomainError(
+            PolicyErrorCode.POLICY_OVERLAP,
+            _("The seller already has a policy for part of this period."),
+            fields={"starts_on": [_("Overlaps an existing policy.")]},
+        )
+    policy = Policy(
+        number=new_reference("POL"),
+        marketplace=seller.marketplace,
+        external_id=external_id,
+        seller=seller,
+        product_version=version,
+        period_start=starts_on,
+        period_end=period_end,
+    )
+    policy.full_clean(exclude=["status"])
+    policy.save()
+    return policy
+
+
+@transaction.atomic
+def policy_activate(*, policy_id: int, actor: Actor) -> Policy:
+    return _policy_transition(policy_id=policy_id, name="activate", actor=actor)
+
+
+@transaction.atomic
+def policy_enrol(
+    *,
+    seller: Seller,
+    product_code: str,
+    starts_on: dt.date,
+    actor: Actor,
+    external_id: str | None = None,
+) -> Policy:
+    """Create the seller's policy and put it in force at once."""
+    policy = policy_create(
+        seller=seller, product_code=product_code, starts_on=starts_on, external_id=external_id
+    )
+    return policy_activate(policy_id=policy.pk, actor=actor)
+
+
+@transaction.atomic
+def policy_suspend(*, policy_id: int, actor: Actor, note: str = "") -> Policy:
+    return _policy_transition(policy_id=policy_id, name="suspend", actor=actor, note=note)
+
+
+@transaction.atomic
+def policy_resume(*, policy_id: int, actor: Actor, note: str = "") -> Policy:
+    return _policy_transition(policy_id=policy_id, name="resume", actor=actor, note=note)
+
+
+@transaction.atomic
+def policy_cancel(*, policy_id: int, actor: Actor, note: str = "") -> Policy:
+    return _policy_transition(policy_id=policy_id, name="cancel", actor=actor, note=note)
+
+
+def policies_expire_due(*, today: dt.date) -> int:
+    """Expire every policy whose period ended before `today`; return how many."""
+    due = Policy.objects.filter(
+        status__in=(PolicyStatus.ACTIVE, PolicyStatus.SUSPENDED), period_end__lt=today
+    ).values_list("pk", flat=True)
+    expired = 0
+    for policy_id in due.iterator():
+        with transaction.atomic():
+            _policy_transition(policy_id=policy_id, name="expire", actor=Actor.system())
+        expired += 1
+    return expired
+
+
+def policy_in_force(*, seller: Seller, on: dt.date) -> Policy | None:
+    """Return the seller's active policy on `on`, if any: the one that insures new shipments."""
+    return (
+        Policy.objects.select_related("product_version")
+        .filter(seller=seller, status=PolicyStatus.ACTIVE, period_start__lte=on, period_end__gte=on)
+        .first()
+    )
+
+
+def shipment_premium(*, policy: Policy | None, declared_value: Decimal) -> Decimal:
+    if policy is None:
+        return ZERO
+    return sum(
+        (
+            premium_for_item(
+                basis=terms.premium_basis,
+                rate=terms.premium_rate,
+                fee=terms.premium_fee,
+                declared_value=declared_value,
+            )
+            for terms in policy.product_version.covers.all()
+        ),
+        ZERO,
+    )
+
+
+@transaction.atomic
+def shipment_record(
+    *,
+    marketplace: Marketplace,
+    seller: Seller,
+    external_id: str,
+    order_id: str,
+    sku: str,
+    declared_value: Decimal,
+    shipped_at: dt.datetime,
+    category: str = "",
+    warehouse: str = "",
+    pickup_point: str = "",
+    fulfilment: str = "marketplace",
+) -> tuple[Shipment, bool]:
+    """Store one shipped item, insured under the policy in force when it shipped.
+
+    Return the shipment and whether it was created; a replay with the same
+    content returns the stored row, one with other content is a conflict.
+    """
+    if seller.marketplace_id != marketplace.pk:
+        raise DomainError(PolicyErrorCode.SELLER_MISMATCH, _("Unknown seller."))
+    values = {
+        "seller": seller,
+        "order_id": order_id,
+        "sku": sku,
+        "category": category,
+        "declared_value": declared_value,
+        "warehouse": warehouse,
+        "pickup_point": pickup_point,
+        "fulfilment": fulfilment,
+        "shipped_at": shipped_at,
+    }
+    existing = Shipment.objects.filter(marketplace=marketplace, external_id=external_id).first()
+    if existing is not None:
+        replay_or_conflict(existing, values)
+        return existing, False
+    policy = policy_in_force(seller=seller, on=timezone.localdate(shipped_at))
+    shipment = Shipment(
+        marketplace=marketplace,
+        external_id=external_id,
+        policy=policy,
+        premium=shipment_premium(policy=policy, declared_value=Decimal(declared_value)),
+        **values,
+    )
+    shipment.full_clean()
+    shipment.save()
+    return shipment, True
+
+
+@transaction.atomic
+def shipment_event_record(
+    *,
+    shipment: Shipment,
+    external_id: str,
+    kind: str,
+    occurred_at: dt.datetime,
+    amount: Decimal | None = None,
+) -> tuple[ShipmentEvent, bool]:
+    """Store one event of a shipment's timeline; return it and whether it was created.
+
+    The fee of a reverse leg is what cover `return_logistics` pays, so it is
+    kept on the shipment as well.
+    """
+    values = {"shipment": shipment, "kind": kind, "occurred_at": occurred_at, "amount": amount}
+    existing = ShipmentEvent.objects.filter(
+        marketplace_id=shipment.marketplace_id, external_id=external_id
+    ).first()
+    if existing is not None:
+        replay_or_conflict(existing, values)
+        return existing, False
+    event = ShipmentEvent(marketplace_id=shipment.marketplace_id, external_id=external_id, **values)
+    event.full_clean()
+    event.save()
+    if kind in REVERSE_LEG_KINDS and amount is not None:
+        Shipment.objects.filter(pk=shipment.pk).update(reverse_logistics_fee=amount)
+        shipment.reverse_logistics_fee = amount
+    return event, True

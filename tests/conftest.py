@@ -1,0 +1,41 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from config.celery import app as celery_app
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    """Keep uploaded and generated files of a test in its own folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _eager_celery():
+    """Tasks run in-process in tests; the broker test starts its own worker."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def adjuster(db):
+    return factories.StaffFactory(email="adjuster@test.local")
+
+
+@pytest.fixture
+def senior(db):
+    return factories.StaffFactory(
+        email="senior@test.local", group="Senior adjuster", authority_limit="1000000.00"
+    )
+
+
+@pytest.fixture
+def roles(db):
+    return {group.name: group for group in Group.objects.all()}

@@ -110,4 +110,3 @@ def triage_target(
     if flags or payable <= ZERO or payable > auto_approve_threshold:
         return ClaimStatus.UNDER_REVIEW
     return ClaimStatus.APPROVED
-

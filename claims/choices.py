@@ -59,7 +59,10 @@ class EligibilityCode(models.TextChoices):
         "no_active_policy",
         _("No policy of the seller was active on the event date"),
     )
-    COVER_NOT_IN_PRODUCT = "cover_not_in_product", _("The policy's product does not include this cover")
+    COVER_NOT_IN_PRODUCT = (
+        "cover_not_in_product",
+        _("The policy's product does not include this cover"),
+    )
     DUPLICATE_CLAIM = "duplicate_claim", _("A claim for this item and peril already exists")
     EVENT_BEFORE_COVER = (
         "event_before_cover",

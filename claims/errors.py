@@ -25,7 +25,5 @@ class ClaimNotEligible(DomainError):
     """A hard eligibility rule stops the claim; `reason` is its EligibilityCode."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(
-            ClaimErrorCode.CLAIM_NOT_ELIGIBLE, message, extra={"reason": str(reason)}
-        )
+        super().__init__(ClaimErrorCode.CLAIM_NOT_ELIGIBLE, message, extra={"reason": str(reason)})
         self.reason = str(reason)

@@ -18,11 +18,10 @@ from django_fsm import can_proceed, has_transition_perm
 from claims.calculation import Calculation, calculate_payable, triage_target
 from claims.choices import ClaimSource, ClaimStatus, MessageAuthor, RejectionCode
 from claims.eligibility import check_hard_rules, judgement_flags
+from claims.errors import ClaimErrorCode
 from claims.evidence import evidence_add
 from claims.matching import compensations_attach_unmatched
-from claims.errors import ClaimErrorCode
 from claims.models import Claim, ClaimMessage, ClaimTransition, Payout
-from claims.tasks import claim_pay_task, claim_triage_task
 from claims.selectors import (
     claim_compensation_total,
     claim_get_for_update,
@@ -30,6 +29,7 @@ from claims.selectors import (
     policy_lock,
     policy_usage,
 )
+from claims.tasks import claim_pay_task, claim_triage_task
 from policies.actors import Actor
 from policies.calendar import add_working_days, working_days_between
 from policies.choices import EVENT_KIND_BY_PERIL, ActorKind
@@ -78,9 +78,7 @@ def _authorize(*, claim: Claim, name: str, actor: Actor) -> None:
 def _due_on(claim: Claim) -> dt.date | None:
     """Return the date the next service level falls due; none while the clock is paused."""
     if claim.status in (ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW) and claim.sla_started_on:
-        return add_working_days(
-            claim.sla_started_on, DECISION_WORKING_DAYS + claim.sla_paused_days
-        )
+        return add_working_days(claim.sla_started_on, DECISION_WORKING_DAYS + claim.sla_paused_days)
     if claim.status == ClaimStatus.APPROVED and claim.decided_at:
         return add_working_days(timezone.localdate(claim.decided_at), PAYMENT_WORKING_DAYS)
     return None
@@ -244,7 +242,10 @@ def claim_triage(*, claim_id: int) -> Claim:
 
 @transaction.atomic
 def claim_release(*, claim_id: int) -> Claim:
-    """Release a claim that waited for the marketplace's compensation, now known or taken as zero."""
+    """Release a claim that waited for the marketplace's compensation.
+
+    The compensation is now known, or taken as zero once the wait has passed.
+    """
     claim = claim_lock(claim_id=claim_id)
     if claim.status == ClaimStatus.AWAITING_COMPENSATION:
         _route(claim=claim, name="release", today=timezone.localdate())

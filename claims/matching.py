@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from claims.calculation import compensation_fits
-from claims.choices import CompensationReason, ClaimStatus
+from claims.choices import ClaimStatus, CompensationReason
 from claims.models import Claim, MarketplaceCompensation
 from policies.choices import Peril
 

@@ -43,7 +43,10 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     marketplace = models.ForeignKey(
         Marketplace, verbose_name=_("marketplace"), on_delete=models.PROTECT, related_name="+"
     )
-    external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
+    # NULL, not "", for claims filed in the UI: the unique constraint ignores NULLs.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=64, null=True, blank=True
+    )
     seller = models.ForeignKey(
         Seller, verbose_name=_("seller"), on_delete=models.PROTECT, related_name="claims"
     )
@@ -281,6 +284,9 @@ class ClaimTransition(TransitionLog):
         verbose_name = _("claim transition")
         verbose_name_plural = _("claim transitions")
 
+    def __str__(self):
+        return f"{self.claim_id}: {self.source_state} → {self.target_state}"
+
 
 class ClaimMessage(models.Model):
     """One message of the thread between the seller and the adjuster."""
@@ -415,7 +421,9 @@ class MarketplaceCompensation(models.Model):
 
 
 class Discrepancy(models.Model):
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="discrepancies")
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="discrepancies"
+    )
     compensation = models.ForeignKey(
         MarketplaceCompensation, on_delete=models.CASCADE, related_name="discrepancies"
     )

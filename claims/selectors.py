@@ -50,9 +50,7 @@ class PolicyUsage:
 def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> PolicyUsage:
     """Return what the policy's claims were paid and what sellers have paid back."""
     payouts = Payout.objects.filter(claim__policy_id=policy_id)
-    recoveries = Recovery.objects.filter(
-        claim__policy_id=policy_id, status=RecoveryStatus.RECEIVED
-    )
+    recoveries = Recovery.objects.filter(claim__policy_id=policy_id, status=RecoveryStatus.RECEIVED)
     if exclude_claim_id is not None:
         payouts = payouts.exclude(claim_id=exclude_claim_id)
         recoveries = recoveries.exclude(claim_id=exclude_claim_id)
@@ -64,9 +62,7 @@ def event_paid_by_others(*, claim: Claim) -> Decimal:
     others = {"claim__policy_id": claim.policy_id, "claim__event_key": claim.event_key}
     paid = _sum(Payout.objects.filter(**others).exclude(claim_id=claim.pk))
     recovered = _sum(
-        Recovery.objects.filter(status=RecoveryStatus.RECEIVED, **others).exclude(
-            claim_id=claim.pk
-        )
+        Recovery.objects.filter(status=RecoveryStatus.RECEIVED, **others).exclude(claim_id=claim.pk)
     )
     return paid - recovered
 

@@ -242,7 +242,7 @@ def recovery_receive(
 
 
 def claims_release_waiting(*, today: dt.date) -> int:
-    """Release cargo claims whose compensation wait has passed with nothing paid; return how many."""
+    """Release cargo claims whose compensation wait passed with nothing paid; return how many."""
     waiting = Claim.objects.filter(status=ClaimStatus.AWAITING_COMPENSATION).annotate(
         wait=F("policy__product_version__cargo_compensation_wait_days")
     )
@@ -274,4 +274,3 @@ def claims_close_due(*, today: dt.date) -> int:
         lifecycle.claim_close(claim_id=claim_id, note=_("Closed automatically."))
         closed += 1
     return closed
-

@@ -67,9 +67,7 @@ PERILS_BY_COVER = {
 }
 
 
-COVER_BY_PERIL = {
-    peril: cover for cover, perils in PERILS_BY_COVER.items() for peril in perils
-}
+COVER_BY_PERIL = {peril: cover for cover, perils in PERILS_BY_COVER.items() for peril in perils}
 
 
 PERIL_BY_EVENT_KIND = {

@@ -102,9 +102,7 @@ class Marketplace(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200)
     webhook_url = models.URLField(_("webhook URL"), blank=True)
-    webhook_secret = models.CharField(
-        _("webhook signing secret"), max_length=128, blank=True
-    )
+    webhook_secret = models.CharField(_("webhook signing secret"), max_length=128, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -120,9 +118,7 @@ class Marketplace(models.Model):
 class MarketplaceApiKey(AbstractAPIKey):
     """An integration credential; stored hashed, scoped to one marketplace."""
 
-    marketplace = models.ForeignKey(
-        Marketplace, on_delete=models.CASCADE, related_name="api_keys"
-    )
+    marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="api_keys")
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 
     class Meta(AbstractAPIKey.Meta):
@@ -139,9 +135,7 @@ class Seller(models.Model):
     )
     external_id = models.CharField(_("marketplace seller id"), max_length=64)
     legal_name = models.CharField(_("legal name"), max_length=300)
-    tax_id = models.CharField(
-        _("tax id (ИНН)"), max_length=12, validators=[validate_inn]
-    )
+    tax_id = models.CharField(_("tax id (ИНН)"), max_length=12, validators=[validate_inn])
     email = models.EmailField(_("contact e-mail"))
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.RU
@@ -189,9 +183,7 @@ class ProductVersion(models.Model):
     )
     version = models.PositiveIntegerField(_("version"))
     effective_from = models.DateField(_("on sale from"))
-    policy_period_months = models.PositiveSmallIntegerField(
-        _("policy period, months"), default=12
-    )
+    policy_period_months = models.PositiveSmallIntegerField(_("policy period, months"), default=12)
     aggregate_limit = money_field(_("aggregate limit per policy period"))
     notification_window_days = models.PositiveIntegerField(
         _("notification window, days"), default=30
@@ -200,12 +192,8 @@ class ProductVersion(models.Model):
         _("cargo compensation wait, days"), default=14
     )
     auto_approve_threshold = money_field(_("auto-approve threshold"), default=ZERO)
-    max_declared_value = money_field(
-        _("maximum declared value per item"), null=True, blank=True
-    )
-    excluded_categories = models.JSONField(
-        _("excluded categories"), default=list, blank=True
-    )
+    max_declared_value = money_field(_("maximum declared value per item"), null=True, blank=True)
+    excluded_categories = models.JSONField(_("excluded categories"), default=list, blank=True)
     forward_leg_covered = models.BooleanField(
         _("forward leg of a non-bought-out delivery covered"), default=False
     )
@@ -216,12 +204,8 @@ class ProductVersion(models.Model):
         verbose_name_plural = _("product versions")
         ordering = ["product", "-version"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["product", "version"], name="product_version_unique"
-            ),
-            *non_negative(
-                "aggregate_limit", "auto_approve_threshold", model="productversion"
-            ),
+            models.UniqueConstraint(fields=["product", "version"], name="product_version_unique"),
+            *non_negative("aggregate_limit", "auto_approve_threshold", model="productversion"),
         ]
 
     def __str__(self):
@@ -280,7 +264,8 @@ class Policy(ConcurrentTransitionMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    external_id = models.CharField(
+    # NULL, not "", for policies enrolled in the UI: the unique constraint ignores NULLs.
+    external_id = models.CharField(  # noqa: DJ001
         _("external id"), max_length=64, null=True, blank=True
     )
     seller = models.ForeignKey(
@@ -367,9 +352,7 @@ class TransitionLog(models.Model):
     source_state = models.CharField(_("from"), max_length=32)
     target_state = models.CharField(_("to"), max_length=32)
     at = models.DateTimeField(_("at"), db_index=True)
-    actor_kind = models.CharField(
-        _("actor kind"), max_length=16, choices=ActorKind.choices
-    )
+    actor_kind = models.CharField(_("actor kind"), max_length=16, choices=ActorKind.choices)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -397,13 +380,14 @@ class TransitionLog(models.Model):
 
 
 class PolicyTransition(TransitionLog):
-    policy = models.ForeignKey(
-        Policy, on_delete=models.CASCADE, related_name="transitions"
-    )
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="transitions")
 
     class Meta(TransitionLog.Meta):
         verbose_name = _("policy transition")
         verbose_name_plural = _("policy transitions")
+
+    def __str__(self):
+        return f"{self.policy_id}: {self.source_state} → {self.target_state}"
 
 
 class Shipment(models.Model):
@@ -443,9 +427,7 @@ class Shipment(models.Model):
         default=Fulfilment.MARKETPLACE,
     )
     shipped_at = models.DateTimeField(_("shipped"))
-    reverse_logistics_fee = money_field(
-        _("reverse-logistics fee"), null=True, blank=True
-    )
+    reverse_logistics_fee = money_field(_("reverse-logistics fee"), null=True, blank=True)
     premium = money_field(_("premium"), default=ZERO)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -459,9 +441,7 @@ class Shipment(models.Model):
                 fields=["marketplace", "external_id"],
                 name="shipment_unique_external_id",
             ),
-            *non_negative(
-                "declared_value", "reverse_logistics_fee", "premium", model="shipment"
-            ),
+            *non_negative("declared_value", "reverse_logistics_fee", "premium", model="shipment"),
         ]
         indexes = [
             models.Index(fields=["seller", "order_id"]),
@@ -477,9 +457,7 @@ class Shipment(models.Model):
 
 
 class ShipmentEvent(models.Model):
-    marketplace = models.ForeignKey(
-        Marketplace, on_delete=models.PROTECT, related_name="+"
-    )
+    marketplace = models.ForeignKey(Marketplace, on_delete=models.PROTECT, related_name="+")
     external_id = models.CharField(_("event id"), max_length=64)
     shipment = models.ForeignKey(
         Shipment,

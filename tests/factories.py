@@ -140,9 +140,11 @@ class CoverTermsFactory(factory.django.DjangoModelFactory):
     product_version = factory.SubFactory(ProductVersionFactory, covers=[])
     cover = Cover.CARGO
     premium_basis = factory.LazyAttribute(
-        lambda o: PremiumBasis.RATE_ON_DECLARED_VALUE
-        if o.cover == Cover.CARGO
-        else PremiumBasis.FEE_PER_SHIPMENT
+        lambda o: (
+            PremiumBasis.RATE_ON_DECLARED_VALUE
+            if o.cover == Cover.CARGO
+            else PremiumBasis.FEE_PER_SHIPMENT
+        )
     )
     premium_rate = Decimal("0.014")
     premium_fee = Decimal("0.70")

@@ -43,7 +43,12 @@ STAFF = [
 ]
 CATEGORIES = ["Одежда", "Обувь", "Электроника", "Дом и сад", "Игрушки", "Ювелирные изделия"]
 WAREHOUSES = ["Коледино", "Электросталь", "Казань", "Краснодар"]
-PICKUP_POINTS = ["ПВЗ Москва, Тверская 7", "ПВЗ Санкт-Петербург, Невский 30", "ПВЗ Казань, Баумана 12"]
+PICKUP_POINTS = [
+    "ПВЗ Москва, Тверская 7",
+    "ПВЗ Санкт-Петербург, Невский 30",
+    "ПВЗ Казань, Баумана 12",
+]
+REASON_BY_PERIL = {"loss": CompensationReason.LOSS, "damage": CompensationReason.DAMAGE}
 # The smallest valid PNG: evidence the demo claims can show.
 DEMO_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -148,7 +153,12 @@ class Command(BaseCommand):
 
         for email, group_name, limit, first, last in STAFF:
             user = User.objects.create_user(
-                email, PASSWORD, is_staff=True, authority_limit=limit, first_name=first, last_name=last
+                email,
+                PASSWORD,
+                is_staff=True,
+                authority_limit=limit,
+                first_name=first,
+                last_name=last,
             )
             user.groups.add(Group.objects.get(name=group_name))
 
@@ -252,9 +262,7 @@ class Command(BaseCommand):
 
     def _work_the_queue(self, seller, seller_user, adjuster, senior) -> None:
         wb = seller.marketplace
-        cargo = list(
-            Claim.objects.filter(seller=seller, status=ClaimStatus.AWAITING_COMPENSATION)
-        )
+        cargo = list(Claim.objects.filter(seller=seller, status=ClaimStatus.AWAITING_COMPENSATION))
         # The marketplace compensates part of some cargo losses; one payout is for a
         # shipment nobody knows, to show up in reconciliation.
         for index, claim in enumerate(cargo[:3]):
@@ -263,7 +271,7 @@ class Command(BaseCommand):
                 external_id=f"{seller.external_id}-comp-{index}",
                 seller=seller,
                 shipment_external_id=claim.shipment.external_id,
-                reason=CompensationReason.LOSS if claim.peril == "loss" else CompensationReason.DAMAGE,
+                reason=REASON_BY_PERIL[claim.peril],
                 amount=(claim.claimed_amount * Decimal("0.3")).quantize(Decimal("0.01")),
                 paid_on=timezone.localdate(),
                 source=CompensationSource.API,
@@ -308,7 +316,9 @@ class Command(BaseCommand):
             if approved.status == ClaimStatus.APPROVED and len(review) >= 5:
                 lifecycle.claim_approve(claim_id=review[4].pk, adjuster=senior)
                 lifecycle.claim_pay(
-                    claim_id=review[4].pk, actor=Actor.for_user(senior), reference=f"DEMO-{seller.external_id}"
+                    claim_id=review[4].pk,
+                    actor=Actor.for_user(senior),
+                    reference=f"DEMO-{seller.external_id}",
                 )
 
         # A seller's own draft, one withdrawn, one closed after rejection.
@@ -358,7 +368,7 @@ class Command(BaseCommand):
                 external_id=f"{seller.external_id}-comp-late",
                 seller=seller,
                 shipment_external_id=paid.shipment.external_id,
-                reason=CompensationReason.DAMAGE if paid.peril == "damage" else CompensationReason.LOSS,
+                reason=REASON_BY_PERIL[paid.peril],
                 amount=(paid.loss_amount * Decimal("0.5")).quantize(Decimal("0.01")),
                 paid_on=timezone.localdate(),
                 source=CompensationSource.API,

@@ -81,7 +81,12 @@ def triage_deferred():
 class Command(BaseCommand):
     help = "Load demo data (marketplaces, sellers, a product, policies, shipments, claims)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000/", help="where the app is served, to print"
+        )
+
+    def handle(self, *args, url, **options):
         if not settings.DEBUG:
             raise CommandError("seed_demo loads demo logins with a known password: DEBUG only.")
         prefix, key = demo_api_key()
@@ -92,19 +97,19 @@ class Command(BaseCommand):
                 self._seed(prefix, key)
             self._claims()
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
-        self._print_logins(key)
+        self._print_logins(key, url.rstrip("/"))
 
-    def _print_logins(self, key: str) -> None:
+    def _print_logins(self, key: str, url: str) -> None:
         self.stdout.write(
             "\n".join(
                 [
                     "",
-                    "sellercover demo — open http://127.0.0.1:8000/admin/",
+                    f"sellercover demo — adjusters' admin: {url}/admin/",
                     f"Logins (password {PASSWORD}):",
                     *(f"  {'seller':<16} {email}" for email, *_ in SELLERS),
                     *(f"  {group.lower():<16} {email}" for email, group, *_ in STAFF),
                     f"API key of marketplace wb: {key}",
-                    "  curl -H 'Authorization: Api-Key <key>' http://127.0.0.1:8000/api/v1/claims/",
+                    f"API docs: {url}/api/docs/",
                     "",
                 ]
             )

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -155,6 +156,11 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     def loss_amount(self):
         """The loss the calculation starts from: assessed where known, else claimed."""
         return self.claimed_amount if self.assessed_amount is None else self.assessed_amount
+
+    @property
+    def is_overdue(self) -> bool:
+        """Whether the service level running now (decision or payment) has been missed."""
+        return self.due_on is not None and self.due_on < timezone.localdate()
 
     @property
     def awaiting_signoff(self) -> bool:

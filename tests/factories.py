@@ -12,13 +12,17 @@ from claims.choices import (
     ClaimStatus,
     CompensationReason,
     CompensationSource,
+    DiscrepancyKind,
     DocumentKind,
     MessageAuthor,
 )
 from claims.models import (
     Claim,
     ClaimMessage,
+    ClaimTransition,
+    Discrepancy,
     Document,
+    Evidence,
     MarketplaceCompensation,
     Payout,
     ReconciliationRun,
@@ -29,7 +33,9 @@ from policies.choices import COVER_BY_PERIL, Cover, Peril, PolicyStatus, Premium
 from policies.models import (
     CoverTerms,
     Marketplace,
+    MarketplaceApiKey,
     Policy,
+    PolicyTransition,
     Product,
     ProductVersion,
     Seller,
@@ -288,3 +294,64 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"test-document-{n}")
     file = factory.django.FileField(filename="ack.pdf", data=b"%PDF-1.7 test")
     sha256 = "0" * 64
+
+
+class MarketplaceApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key made through the package's manager; `.raw_key` holds the secret, shown once."""
+
+    class Meta:
+        model = MarketplaceApiKey
+
+    marketplace = factory.SubFactory(MarketplaceFactory)
+    name = "test integration"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        api_key, raw_key = model_class.objects.create_key(**kwargs)
+        api_key.raw_key = raw_key
+        return api_key
+
+
+class PolicyTransitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PolicyTransition
+
+    policy = factory.SubFactory(PolicyFactory)
+    transition = "activate"
+    source_state = PolicyStatus.DRAFT
+    target_state = PolicyStatus.ACTIVE
+    at = factory.LazyFunction(timezone.now)
+    actor_kind = "system"
+
+
+class ClaimTransitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ClaimTransition
+
+    claim = factory.SubFactory(ClaimFactory)
+    transition = "submit"
+    source_state = ClaimStatus.DRAFT
+    target_state = ClaimStatus.SUBMITTED
+    at = factory.LazyFunction(timezone.now)
+    actor_kind = "system"
+
+
+class EvidenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Evidence
+
+    claim = factory.SubFactory(ClaimFactory)
+    file = factory.django.FileField(filename="photo.pdf", data=b"%PDF-1.7 evidence")
+    original_name = "photo.pdf"
+    content_type = "application/pdf"
+    size = 17
+    sha256 = "0" * 64
+
+
+class DiscrepancyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Discrepancy
+
+    run = factory.SubFactory(ReconciliationRunFactory)
+    compensation = factory.SubFactory(CompensationFactory)
+    kind = DiscrepancyKind.NO_CLAIM

@@ -1,0 +1,98 @@
+"""The admin serves the demo data to staff, and only to staff."""
+
+import pytest
+from django.urls import reverse
+
+from claims.models import Claim
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo_rows():
+    claim = factories.ClaimFactory()
+    factories.ClaimTransitionFactory(claim=claim)
+    factories.ClaimMessageFactory(claim=claim)
+    factories.EvidenceFactory(claim=claim)
+    factories.PayoutFactory(claim=factories.ClaimFactory(shipment__policy=claim.policy))
+    factories.RecoveryFactory()
+    factories.DiscrepancyFactory()
+    factories.DocumentFactory(claim=claim)
+    factories.ShipmentEventFactory(shipment=claim.shipment)
+    factories.MarketplaceApiKeyFactory(marketplace=claim.marketplace)
+    factories.PolicyTransitionFactory(policy=claim.policy)
+    return claim
+
+
+ADMIN_MODELS = [
+    "policies_user",
+    "policies_marketplace",
+    "policies_marketplaceapikey",
+    "policies_seller",
+    "policies_product",
+    "policies_productversion",
+    "policies_policy",
+    "policies_shipment",
+    "claims_claim",
+    "claims_marketplacecompensation",
+    "claims_payout",
+    "claims_recovery",
+    "claims_reconciliationrun",
+    "claims_document",
+]
+
+
+@pytest.mark.parametrize("model", ADMIN_MODELS)
+def test_superuser_sees_every_changelist(client, demo_rows, model):
+    client.force_login(factories.UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.get(reverse(f"admin:{model}_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_adjuster_opens_a_claim_with_its_history(client, demo_rows, adjuster):
+    client.force_login(adjuster)
+
+    response = client.get(reverse("admin:claims_claim_change", args=[demo_rows.pk]))
+
+    assert response.status_code == 200
+    assert demo_rows.number in response.content.decode()
+
+
+def test_claim_changelist_query_count_does_not_grow_with_rows(
+    client, adjuster, django_assert_max_num_queries
+):
+    policy = factories.PolicyFactory()
+    factories.ClaimFactory.create_batch(60, shipment__policy=policy)
+    client.force_login(adjuster)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("admin:claims_claim_changelist"))
+
+    assert response.status_code == 200
+    assert Claim.objects.count() == 60
+
+
+def test_seller_user_cannot_enter_the_admin(client, demo_rows):
+    client.force_login(factories.SellerUserFactory(seller=demo_rows.seller))
+
+    response = client.get(reverse("admin:claims_claim_changelist"))
+
+    assert response.status_code == 302
+
+
+def test_a_version_held_by_a_policy_is_read_only_for_the_underwriter(client, demo_rows):
+    underwriter = factories.StaffFactory(group="Underwriter")
+    version = demo_rows.policy.product_version
+    client.force_login(underwriter)
+
+    response = client.post(
+        reverse("admin:policies_productversion_change", args=[version.pk]),
+        {"aggregate_limit": "1.00"},
+    )
+
+    version.refresh_from_db()
+    assert response.status_code == 403
+    assert version.aggregate_limit != 1

@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -12,9 +13,18 @@ from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from policies.actors import Actor
-from policies.calculation import ZERO, premium_for_item
-from policies.choices import PolicyStatus, ShipmentEventKind
+from policies.choices import PolicyStatus
 from policies.errors import ConflictError, DomainError, PolicyErrorCode
+from policies.ingest import (
+    CREATED,
+    ERROR,
+    UNCHANGED,
+    ItemResult,
+    differing_fields,
+    sellers_upsert_bulk,
+    shipment_events_record_bulk,
+    shipments_record_bulk,
+)
 from policies.models import (
     CoverTerms,
     Marketplace,
@@ -29,12 +39,6 @@ from policies.models import (
 
 # Crockford's base32 alphabet: no I, L, O or U to misread over the phone.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-REVERSE_LEG_KINDS = (
-    ShipmentEventKind.NON_BUYOUT,
-    ShipmentEventKind.REFUSED,
-    ShipmentEventKind.RETURNED,
-)
 
 
 def new_reference(prefix: str) -> str:
@@ -56,23 +60,11 @@ def replay_or_conflict(instance: Model, values: dict[str, Any]) -> None:
     A replay of an input with the same external id must carry the same
     content; anything else is a conflict, never a silent overwrite.
     """
-    differing = {}
-    for name, value in values.items():
-        stored = getattr(instance, name)
-        if isinstance(stored, Model):
-            stored = stored.pk
-            value = value.pk if isinstance(value, Model) else value
-        if isinstance(stored, Decimal) and value is not None:
-            value = Decimal(value)
-        if stored != value:
-            differing[name] = [_("Stored value differs from the replayed one.")]
-    if differing:
-        raise ConflictError(
-            "conflict",
-            _("A record with this external id exists with other content: %(fields)s.")
-            % {"fields": ", ".join(differing)},
-            fields=differing,
-        )
+    _single(
+        ItemResult(instance.pk, UNCHANGED)
+        if not (differing := differing_fields(instance, values))
+        else ItemResult(instance.pk, ERROR, errors=differing, extra={"code": "conflict"})
+    )
 
 
 @transaction.atomic
@@ -86,24 +78,21 @@ def seller_upsert(
     language: str = "ru",
 ) -> tuple[Seller, str]:
     """Create or update the marketplace's seller; return it and created/updated/unchanged."""
-    values = {"legal_name": legal_name, "tax_id": tax_id, "email": email, "language": language}
-    seller = (
-        Seller.objects.select_for_update()
-        .filter(marketplace=marketplace, external_id=external_id)
-        .first()
+    [result] = sellers_upsert_bulk(
+        marketplace=marketplace,
+        items=[
+            {
+                "external_id": external_id,
+                "legal_name": legal_name,
+                "tax_id": tax_id,
+                "email": email,
+                "language": language,
+            }
+        ],
     )
-    if seller is None:
-        seller = Seller(marketplace=marketplace, external_id=external_id, **values)
-        seller.full_clean()
-        seller.save()
-        return seller, "created"
-    if all(getattr(seller, name) == value for name, value in values.items()):
-        return seller, "unchanged"
-    for name, value in values.items():
-        setattr(seller, name, value)
-    seller.full_clean()
-    seller.save()
-    return seller, "updated"
+    if result.status == ERROR:
+        raise ValidationError(result.errors)
+    return result.obj, result.status
 
 
 def product_version_in_use(version: ProductVersion) -> bool:
@@ -279,30 +268,18 @@ def policies_expire_due(*, today: dt.date) -> int:
     return expired
 
 
-def policy_in_force(*, seller: Seller, on: dt.date) -> Policy | None:
-    """Return the seller's active policy on `on`, if any: the one that insures new shipments."""
-    return (
-        Policy.objects.select_related("product_version")
-        .filter(seller=seller, status=PolicyStatus.ACTIVE, period_start__lte=on, period_end__gte=on)
-        .first()
-    )
-
-
-def shipment_premium(*, policy: Policy | None, declared_value: Decimal) -> Decimal:
-    if policy is None:
-        return ZERO
-    return sum(
-        (
-            premium_for_item(
-                basis=terms.premium_basis,
-                rate=terms.premium_rate,
-                fee=terms.premium_fee,
-                declared_value=declared_value,
+def _single(result: ItemResult) -> tuple[Any, bool]:
+    """Return a batch-of-one's object and whether it was created, or raise its error."""
+    if result.status == ERROR:
+        if result.extra.get("code") == "conflict":
+            raise ConflictError(
+                "conflict",
+                _("A record with this external id exists with other content: %(fields)s.")
+                % {"fields": ", ".join(result.errors)},
+                fields=result.errors,
             )
-            for terms in policy.product_version.covers.all()
-        ),
-        ZERO,
-    )
+        raise DomainError("validation_error", _("Invalid input."), fields=result.errors)
+    return result.obj, result.status == CREATED
 
 
 @transaction.atomic
@@ -327,32 +304,24 @@ def shipment_record(
     """
     if seller.marketplace_id != marketplace.pk:
         raise DomainError(PolicyErrorCode.SELLER_MISMATCH, _("Unknown seller."))
-    values = {
-        "seller": seller,
-        "order_id": order_id,
-        "sku": sku,
-        "category": category,
-        "declared_value": declared_value,
-        "warehouse": warehouse,
-        "pickup_point": pickup_point,
-        "fulfilment": fulfilment,
-        "shipped_at": shipped_at,
-    }
-    existing = Shipment.objects.filter(marketplace=marketplace, external_id=external_id).first()
-    if existing is not None:
-        replay_or_conflict(existing, values)
-        return existing, False
-    policy = policy_in_force(seller=seller, on=timezone.localdate(shipped_at))
-    shipment = Shipment(
+    [result] = shipments_record_bulk(
         marketplace=marketplace,
-        external_id=external_id,
-        policy=policy,
-        premium=shipment_premium(policy=policy, declared_value=Decimal(declared_value)),
-        **values,
+        items=[
+            {
+                "external_id": external_id,
+                "seller": seller,
+                "order_id": order_id,
+                "sku": sku,
+                "category": category,
+                "declared_value": declared_value,
+                "warehouse": warehouse,
+                "pickup_point": pickup_point,
+                "fulfilment": fulfilment,
+                "shipped_at": shipped_at,
+            }
+        ],
     )
-    shipment.full_clean()
-    shipment.save()
-    return shipment, True
+    return _single(result)
 
 
 @transaction.atomic
@@ -364,22 +333,17 @@ def shipment_event_record(
     occurred_at: dt.datetime,
     amount: Decimal | None = None,
 ) -> tuple[ShipmentEvent, bool]:
-    """Store one event of a shipment's timeline; return it and whether it was created.
-
-    The fee of a reverse leg is what cover `return_logistics` pays, so it is
-    kept on the shipment as well.
-    """
-    values = {"shipment": shipment, "kind": kind, "occurred_at": occurred_at, "amount": amount}
-    existing = ShipmentEvent.objects.filter(
-        marketplace_id=shipment.marketplace_id, external_id=external_id
-    ).first()
-    if existing is not None:
-        replay_or_conflict(existing, values)
-        return existing, False
-    event = ShipmentEvent(marketplace_id=shipment.marketplace_id, external_id=external_id, **values)
-    event.full_clean()
-    event.save()
-    if kind in REVERSE_LEG_KINDS and amount is not None:
-        Shipment.objects.filter(pk=shipment.pk).update(reverse_logistics_fee=amount)
-        shipment.reverse_logistics_fee = amount
-    return event, True
+    """Store one event of a shipment's timeline; return it and whether it was created."""
+    [result] = shipment_events_record_bulk(
+        marketplace=shipment.marketplace,
+        items=[
+            {
+                "external_id": external_id,
+                "shipment": shipment,
+                "kind": kind,
+                "occurred_at": occurred_at,
+                "amount": amount,
+            }
+        ],
+    )
+    return _single(result)

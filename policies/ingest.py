@@ -1,0 +1,316 @@
+"""Set-based writes of what marketplaces push: sellers, shipments and shipment events.
+
+Each function takes a batch of already-parsed items and answers one
+`ItemResult` per item, in order. It reads what exists in one query per
+table, inserts the new rows with one `bulk_create`, and never lets a bad
+item spoil the good ones. Replaying an item with the same content changes
+nothing; the same external id with other content is an error naming the
+differing fields. The single-item services are this with a batch of one.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Model, Prefetch
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from policies.calculation import ZERO, premium_for_item
+from policies.choices import PolicyStatus, ShipmentEventKind
+from policies.models import CoverTerms, Marketplace, Policy, Seller, Shipment, ShipmentEvent
+
+CREATED, UPDATED, UNCHANGED, ERROR = "created", "updated", "unchanged", "error"
+
+REVERSE_LEG_KINDS = (
+    ShipmentEventKind.NON_BUYOUT,
+    ShipmentEventKind.REFUSED,
+    ShipmentEventKind.RETURNED,
+)
+
+
+@dataclass
+class ItemResult:
+    external_id: str
+    status: str
+    obj: Any = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def error(cls, external_id: str, errors: dict[str, list[str]]) -> "ItemResult":
+        return cls(external_id=external_id, status=ERROR, errors=errors)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, Model):
+        return value.pk
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, float):
+        raise TypeError("money and amounts are Decimal, never float")
+    return value
+
+
+def differing_fields(instance: Model, values: dict[str, Any]) -> dict[str, list[str]]:
+    """Return, per field, a message where the stored value differs from `values`."""
+    differing = {}
+    for name, value in values.items():
+        stored = getattr(instance, name)
+        if isinstance(stored, Decimal) and value is not None:
+            value = Decimal(value)
+        if _comparable(stored) != _comparable(value):
+            differing[name] = [
+                _("Differs from the stored record with this external id (stored: %(value)s).")
+                % {"value": _comparable(stored)}
+            ]
+    return differing
+
+
+def field_errors(obj: Model) -> dict[str, list[str]]:
+    """Return the row's own field errors (validators, choices, lengths), reading no table."""
+    relations = [f.name for f in obj._meta.concrete_fields if f.is_relation]
+    try:
+        obj.clean_fields(exclude=relations)
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
+
+
+def _conflict(external_id: str, differing: dict[str, list[str]]) -> ItemResult:
+    return ItemResult(
+        external_id=external_id,
+        status=ERROR,
+        errors=differing,
+        extra={"code": "conflict"},
+    )
+
+
+def _insert(model, rows: list[Model]) -> None:
+    """Insert `rows` at once; a concurrent insert of the same ids surfaces as IntegrityError."""
+    with transaction.atomic():
+        model.objects.bulk_create(rows)
+
+
+def with_retry_on_race(write):
+    """Run `write()` again once if a concurrent writer inserted the same external ids first.
+
+    The second pass finds those rows stored and answers them as replays.
+    """
+    try:
+        return write()
+    except IntegrityError:
+        return write()
+
+
+def sellers_upsert_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
+    """Create or update the marketplace's sellers by their external id."""
+    fields = ("legal_name", "tax_id", "email", "language")
+
+    def write():
+        ids = {item["external_id"] for item in items}
+        existing = {
+            s.external_id: s
+            for s in Seller.objects.filter(marketplace=marketplace, external_id__in=ids)
+        }
+        results, new, changed = [], {}, {}
+        for item in items:
+            external_id = item["external_id"]
+            values = {name: item[name] for name in fields if name in item}
+            seller = existing.get(external_id) or new.get(external_id)
+            candidate = Seller(marketplace=marketplace, external_id=external_id, **values)
+            if errors := field_errors(candidate):
+                results.append(ItemResult.error(external_id, errors))
+            elif seller is None:
+                new[external_id] = candidate
+                results.append(ItemResult(external_id, CREATED, candidate))
+            elif differing_fields(seller, values):
+                for name, value in values.items():
+                    setattr(seller, name, value)
+                if seller.pk:
+                    changed[external_id] = seller
+                results.append(ItemResult(external_id, UPDATED, seller))
+            else:
+                results.append(ItemResult(external_id, UNCHANGED, seller))
+        with transaction.atomic():
+            _insert(Seller, list(new.values()))
+            if changed:
+                Seller.objects.bulk_update(list(changed.values()), [*fields, "updated_at"])
+        return results
+
+    return with_retry_on_race(write)
+
+
+def policies_in_force(*, seller_ids: set[int]) -> dict[int, list[Policy]]:
+    """Return, per seller, its active policies with their cover terms loaded."""
+    policies = Policy.objects.filter(
+        seller_id__in=seller_ids, status=PolicyStatus.ACTIVE
+    ).prefetch_related(
+        Prefetch("product_version__covers", queryset=CoverTerms.objects.order_by("cover"))
+    )
+    by_seller = defaultdict(list)
+    for policy in policies:
+        by_seller[policy.seller_id].append(policy)
+    return by_seller
+
+
+def policy_on(policies: list[Policy], day: dt.date) -> Policy | None:
+    return next((p for p in policies if p.period_start <= day <= p.period_end), None)
+
+
+def shipment_premium(*, policy: Policy | None, declared_value: Decimal) -> Decimal:
+    """Return the premium an item earns under every cover of the policy it ships under."""
+    if policy is None:
+        return ZERO
+    return sum(
+        (
+            premium_for_item(
+                basis=terms.premium_basis,
+                rate=terms.premium_rate,
+                fee=terms.premium_fee,
+                declared_value=declared_value,
+            )
+            for terms in policy.product_version.covers.all()
+        ),
+        ZERO,
+    )
+
+
+SHIPMENT_FIELDS = (
+    "order_id",
+    "sku",
+    "category",
+    "declared_value",
+    "warehouse",
+    "pickup_point",
+    "fulfilment",
+    "shipped_at",
+)
+
+
+def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
+    """Store shipped items, each insured under its seller's policy in force when it shipped.
+
+    `item["seller"]` is the marketplace's seller id, or a Seller.
+    """
+
+    def write():
+        seller_refs = {i["seller"] for i in items if not isinstance(i["seller"], Seller)}
+        sellers = {
+            s.external_id: s
+            for s in Seller.objects.filter(marketplace=marketplace, external_id__in=seller_refs)
+        }
+        existing = {
+            s.external_id: s
+            for s in Shipment.objects.filter(
+                marketplace=marketplace, external_id__in={i["external_id"] for i in items}
+            )
+        }
+        in_force = policies_in_force(seller_ids={s.pk for s in sellers.values()})
+        results, new = [], {}
+        for item in items:
+            external_id = item["external_id"]
+            seller = item["seller"]
+            if not isinstance(seller, Seller):
+                seller = sellers.get(seller)
+            if seller is None or seller.marketplace_id != marketplace.pk:
+                results.append(ItemResult.error(external_id, {"seller": [_("Unknown seller.")]}))
+                continue
+            values = {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
+            stored = existing.get(external_id) or new.get(external_id)
+            if stored is not None:
+                differing = differing_fields(stored, values)
+                status = CREATED if stored.pk is None else UNCHANGED
+                results.append(
+                    _conflict(external_id, differing)
+                    if differing
+                    else ItemResult(external_id, status, stored)
+                )
+                continue
+            shipped_on = timezone.localdate(item["shipped_at"])
+            policy = policy_on(in_force.get(seller.pk, []), shipped_on)
+            shipment = Shipment(
+                marketplace=marketplace,
+                external_id=external_id,
+                policy=policy,
+                premium=shipment_premium(policy=policy, declared_value=item["declared_value"]),
+                **values,
+            )
+            if errors := field_errors(shipment):
+                results.append(ItemResult.error(external_id, errors))
+                continue
+            new[external_id] = shipment
+            results.append(ItemResult(external_id, CREATED, shipment))
+        _insert(Shipment, list(new.values()))
+        return results
+
+    return with_retry_on_race(write)
+
+
+def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
+    """Store shipment events; keep a reverse leg's fee on its shipment too.
+
+    `item["shipment"]` is the marketplace's shipment id, or a Shipment.
+    """
+
+    def write():
+        refs = {i["shipment"] for i in items if not isinstance(i["shipment"], Shipment)}
+        shipments = {
+            s.external_id: s
+            for s in Shipment.objects.filter(
+                marketplace=marketplace, external_id__in=refs
+            ).select_related("seller")
+        }
+        existing = {
+            e.external_id: e
+            for e in ShipmentEvent.objects.filter(
+                marketplace=marketplace, external_id__in={i["external_id"] for i in items}
+            )
+        }
+        results, new, fees = [], {}, {}
+        for item in items:
+            external_id = item["external_id"]
+            shipment = item["shipment"]
+            if not isinstance(shipment, Shipment):
+                shipment = shipments.get(shipment)
+            if shipment is None or shipment.marketplace_id != marketplace.pk:
+                results.append(
+                    ItemResult.error(external_id, {"shipment": [_("Unknown shipment.")]})
+                )
+                continue
+            values = {
+                "shipment": shipment,
+                "kind": item["kind"],
+                "occurred_at": item["occurred_at"],
+                "amount": item.get("amount"),
+            }
+            stored = existing.get(external_id) or new.get(external_id)
+            if stored is not None:
+                differing = differing_fields(stored, values)
+                status = CREATED if stored.pk is None else UNCHANGED
+                results.append(
+                    _conflict(external_id, differing)
+                    if differing
+                    else ItemResult(external_id, status, stored)
+                )
+                continue
+            event = ShipmentEvent(marketplace=marketplace, external_id=external_id, **values)
+            if errors := field_errors(event):
+                results.append(ItemResult.error(external_id, errors))
+                continue
+            new[external_id] = event
+            results.append(ItemResult(external_id, CREATED, event))
+            if event.kind in REVERSE_LEG_KINDS and event.amount is not None:
+                shipment.reverse_logistics_fee = event.amount
+                fees[shipment.pk] = shipment
+        with transaction.atomic():
+            _insert(ShipmentEvent, list(new.values()))
+            if fees:
+                Shipment.objects.bulk_update(list(fees.values()), ["reverse_logistics_fee"])
+        return results
+
+    return with_retry_on_race(write)

@@ -25,8 +25,12 @@ class Calculation:
 
     @property
     def seller_bore(self) -> Decimal:
-        """What the loss left with the seller after the marketplace and the insurer paid."""
-        return money(max(ZERO, self.loss - self.compensation - self.payable))
+        return seller_bore(loss=self.loss, compensation=self.compensation, payable=self.payable)
+
+
+def seller_bore(*, loss: Decimal, compensation: Decimal, payable: Decimal) -> Decimal:
+    """Return what a loss leaves with the seller once the marketplace and the insurer paid."""
+    return money(max(ZERO, loss - compensation - payable))
 
 
 def calculate_payable(

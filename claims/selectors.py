@@ -3,13 +3,13 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from claims.choices import RecoveryStatus
-from claims.models import Claim, MarketplaceCompensation, Payout, Recovery
+from claims.models import Claim, ClaimTransition, MarketplaceCompensation, Payout, Recovery
 from policies.calculation import ZERO, money
-from policies.models import Policy, Seller
+from policies.models import Marketplace, Policy, Seller
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -101,3 +101,17 @@ def claim_list_for_seller(*, seller: Seller) -> QuerySet[Claim]:
     return claims_with_money(
         Claim.objects.filter(seller=seller).select_related("shipment", "policy")
     ).order_by("-created_at", "-pk")
+
+
+def claim_list_for_marketplace(*, marketplace: Marketplace) -> QuerySet[Claim]:
+    """Return the marketplace's claims with what their API representation reads, prefetched."""
+    return claims_with_money(
+        Claim.objects.filter(marketplace=marketplace)
+        .select_related("shipment", "seller")
+        .prefetch_related(
+            Prefetch(
+                "transitions",
+                queryset=ClaimTransition.objects.select_related("actor_user", "actor_marketplace"),
+            )
+        )
+    )

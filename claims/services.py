@@ -10,17 +10,26 @@ from django.utils.translation import gettext as _
 
 from claims import lifecycle
 from claims.calculation import recovery_due
-from claims.choices import ClaimStatus, EligibilityCode, MessageAuthor, RecoveryStatus
+from claims.choices import ClaimSource, ClaimStatus, EligibilityCode, MessageAuthor, RecoveryStatus
 from claims.eligibility import check_hard_rules
 from claims.errors import ClaimErrorCode, ClaimNotEligible
 from claims.matching import claim_for_compensation
 from claims.models import Claim, ClaimMessage, MarketplaceCompensation, Recovery
 from claims.selectors import claim_paid, claim_recoveries_raised
 from policies.actors import Actor
-from policies.choices import COVER_BY_PERIL, ActorKind
+from policies.choices import COVER_BY_PERIL, PERIL_BY_EVENT_KIND, ActorKind, ShipmentEventKind
 from policies.errors import DomainError
-from policies.models import Marketplace, Seller, Shipment, User
-from policies.services import new_reference, replay_or_conflict
+from policies.ingest import (
+    CREATED,
+    UNCHANGED,
+    ItemResult,
+    field_errors,
+    replay_result,
+    shipment_events_record_bulk,
+    with_retry_on_race,
+)
+from policies.models import Marketplace, Seller, Shipment, ShipmentEvent, User
+from policies.services import new_reference, single_result
 
 APPEAL_WINDOW_DAYS = 30
 INFO_REPLY_WINDOW_DAYS = 30
@@ -109,6 +118,81 @@ def claim_message_post(*, claim_id: int, user: User, body: str) -> ClaimMessage:
     return ClaimMessage.objects.create(claim=claim, author_kind=author, author=user, body=text)
 
 
+def compensations_record_bulk(
+    *, marketplace: Marketplace, items: list[dict], source: str
+) -> list[ItemResult]:
+    """Store marketplace payouts, each counted once by its external id.
+
+    `item["seller"]` is the marketplace's seller id or a Seller; the shipment
+    is referred to by its external id and may not be known yet: the record is
+    kept, to be matched or reported as a discrepancy by reconciliation.
+    """
+
+    def write():
+        seller_refs = {i["seller"] for i in items if not isinstance(i["seller"], Seller)}
+        sellers = {
+            s.external_id: s
+            for s in Seller.objects.filter(marketplace=marketplace, external_id__in=seller_refs)
+        }
+        shipments = {
+            s.external_id: s
+            for s in Shipment.objects.filter(
+                marketplace=marketplace, external_id__in={i["shipment"] for i in items}
+            )
+        }
+        existing = {
+            c.external_id: c
+            for c in MarketplaceCompensation.objects.filter(
+                marketplace=marketplace, external_id__in={i["external_id"] for i in items}
+            )
+        }
+        results, new = [], {}
+        for item in items:
+            external_id = item["external_id"]
+            seller = item["seller"]
+            if not isinstance(seller, Seller):
+                seller = sellers.get(seller)
+            if seller is None or seller.marketplace_id != marketplace.pk:
+                results.append(ItemResult.error(external_id, {"seller": [_("Unknown seller.")]}))
+                continue
+            values = {
+                "seller": seller,
+                "shipment_external_id": item["shipment"],
+                "reason": item["reason"],
+                "amount": item["amount"],
+                "paid_on": item["paid_on"],
+            }
+            stored = existing.get(external_id) or new.get(external_id)
+            if stored is not None:
+                results.append(replay_result(stored, values))
+                continue
+            shipment = shipments.get(item["shipment"])
+            if shipment is not None and shipment.seller_id != seller.pk:
+                results.append(
+                    ItemResult.error(
+                        external_id, {"shipment": [_("The shipment belongs to another seller.")]}
+                    )
+                )
+                continue
+            compensation = MarketplaceCompensation(
+                marketplace=marketplace,
+                external_id=external_id,
+                shipment=shipment,
+                source=source,
+                **values,
+            )
+            if errors := field_errors(compensation):
+                results.append(ItemResult.error(external_id, errors))
+                continue
+            new[external_id] = compensation
+            results.append(ItemResult(external_id, CREATED, compensation))
+        with transaction.atomic():
+            MarketplaceCompensation.objects.bulk_create(list(new.values()))
+        return results
+
+    return with_retry_on_race(write)
+
+
 @transaction.atomic
 def compensation_record(
     *,
@@ -121,44 +205,22 @@ def compensation_record(
     paid_on: dt.date,
     source: str,
 ) -> tuple[MarketplaceCompensation, bool]:
-    """Store one marketplace payout, counted once by its external id; reconciliation matches it.
-
-    Return the record and whether it was created. A record for a shipment not
-    (yet) known is kept, to be matched or reported as a discrepancy.
-    """
-    values = {
-        "seller": seller,
-        "shipment_external_id": shipment_external_id,
-        "reason": reason,
-        "amount": amount,
-        "paid_on": paid_on,
-    }
-    existing = MarketplaceCompensation.objects.filter(
-        marketplace=marketplace, external_id=external_id
-    ).first()
-    if existing is not None:
-        replay_or_conflict(existing, values)
-        return existing, False
-    shipment = Shipment.objects.filter(
-        marketplace=marketplace, external_id=shipment_external_id
-    ).first()
-    if shipment is not None and shipment.seller_id != seller.pk:
-        raise DomainError(
-            ClaimErrorCode.SELLER_MISMATCH,
-            _("Shipment %(shipment)s belongs to another seller.")
-            % {"shipment": shipment_external_id},
-            fields={"shipment": [_("Belongs to another seller.")]},
-        )
-    compensation = MarketplaceCompensation(
+    """Store one marketplace payout; return it and whether it was created."""
+    [result] = compensations_record_bulk(
         marketplace=marketplace,
-        external_id=external_id,
-        shipment=shipment,
         source=source,
-        **values,
+        items=[
+            {
+                "external_id": external_id,
+                "seller": seller,
+                "shipment": shipment_external_id,
+                "reason": reason,
+                "amount": amount,
+                "paid_on": paid_on,
+            }
+        ],
     )
-    compensation.full_clean()
-    compensation.save()
-    return compensation, True
+    return single_result(result)
 
 
 @transaction.atomic
@@ -274,3 +336,110 @@ def claims_close_due(*, today: dt.date) -> int:
         lifecycle.claim_close(claim_id=claim_id, note=_("Closed automatically."))
         closed += 1
     return closed
+
+
+def claim_amount_for_event(*, event: ShipmentEvent, shipment: Shipment) -> Decimal | None:
+    """Return what a marketplace-reported event claims: its amount, or for a loss the value."""
+    if event.amount is not None:
+        return event.amount
+    if event.kind == ShipmentEventKind.LOST:
+        return shipment.declared_value
+    return None
+
+
+def shipment_events_ingest(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
+    """Store shipment events; a covered event of an insured shipment opens a claim.
+
+    The claim goes through `claim_file`, the same path as a seller's claim, so
+    eligibility, flags and triage are the same; an event that cannot open a
+    claim is still stored, and its result says why in `claim_error`.
+    """
+    results = shipment_events_record_bulk(marketplace=marketplace, items=items)
+    covered = [
+        r
+        for r in results
+        if r.status in (CREATED, UNCHANGED)
+        and r.obj.kind in PERIL_BY_EVENT_KIND
+        and r.obj.shipment.policy_id is not None
+    ]
+    claims = {
+        (c.shipment_id, c.peril): c
+        for c in Claim.objects.filter(shipment_id__in={r.obj.shipment_id for r in covered})
+    }
+    actor = Actor.for_marketplace(marketplace)
+    for result in covered:
+        event = result.obj
+        shipment = event.shipment
+        peril = PERIL_BY_EVENT_KIND[event.kind]
+        claim = claims.get((shipment.pk, peril))
+        if claim is None and result.status == CREATED:
+            amount = claim_amount_for_event(event=event, shipment=shipment)
+            try:
+                with transaction.atomic():
+                    claim = claim_file(
+                        actor=actor,
+                        seller=shipment.seller,
+                        shipment=shipment,
+                        peril=peril,
+                        claimed_amount=amount if amount is not None else Decimal("0"),
+                        event_date=timezone.localdate(event.occurred_at),
+                        source=ClaimSource.MARKETPLACE,
+                        description=_("Reported by the marketplace (event %(id)s).")
+                        % {"id": event.external_id},
+                    )
+            except DomainError as exc:
+                result.extra["claim_error"] = exc.extra.get("reason", exc.code)
+            else:
+                claims[(shipment.pk, peril)] = claim
+        if claim is not None:
+            result.extra["claim"] = claim.number
+    return results
+
+
+def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
+    """File claims sent by the marketplace, keyed by its own id; each in its own savepoint."""
+    shipments = {
+        s.external_id: s
+        for s in Shipment.objects.filter(
+            marketplace=marketplace, external_id__in={i["shipment"] for i in items}
+        ).select_related("seller")
+    }
+    existing = {
+        c.external_id: c
+        for c in Claim.objects.filter(
+            marketplace=marketplace, external_id__in={i["external_id"] for i in items}
+        )
+    }
+    actor = Actor.for_marketplace(marketplace)
+    results = []
+    for item in items:
+        external_id = item["external_id"]
+        shipment = shipments.get(item["shipment"])
+        if shipment is None:
+            results.append(ItemResult.error(external_id, {"shipment": [_("Unknown shipment.")]}))
+            continue
+        values = {
+            "shipment": shipment,
+            "peril": item["peril"],
+            "claimed_amount": item["claimed_amount"],
+            "event_date": item["event_date"],
+            "description": item.get("description", ""),
+        }
+        if (stored := existing.get(external_id)) is not None:
+            results.append(replay_result(stored, values))
+            continue
+        try:
+            with transaction.atomic():
+                claim = claim_file(
+                    actor=actor,
+                    seller=shipment.seller,
+                    source=ClaimSource.MARKETPLACE,
+                    external_id=external_id,
+                    **values,
+                )
+        except DomainError as exc:
+            results.append(ItemResult.refused(external_id, exc))
+            continue
+        existing[external_id] = claim
+        results.append(ItemResult(external_id, CREATED, claim))
+    return results

@@ -127,6 +127,10 @@ STORAGES = {
     },
 }
 
+# Throttling counters live here: use Redis when several processes serve the API.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-cache-url
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
 EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = EMAIL["EMAIL_BACKEND"]
@@ -164,6 +168,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "COERCE_DECIMAL_TO_STRING": True,
+    "EXCEPTION_HANDLER": "policies.api.exceptions.exception_handler",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_THROTTLE_RATE", default="1200/min")},
+    "DATETIME_FORMAT": "iso-8601",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "sellercover API",

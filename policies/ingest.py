@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from policies.calculation import ZERO, premium_for_item
 from policies.choices import PolicyStatus, ShipmentEventKind
+from policies.errors import DomainError
 from policies.models import CoverTerms, Marketplace, Policy, Seller, Shipment, ShipmentEvent
 
 CREATED, UPDATED, UNCHANGED, ERROR = "created", "updated", "unchanged", "error"
@@ -44,6 +45,17 @@ class ItemResult:
     @classmethod
     def error(cls, external_id: str, errors: dict[str, list[str]]) -> "ItemResult":
         return cls(external_id=external_id, status=ERROR, errors=errors)
+
+    @classmethod
+    def refused(cls, external_id: str, exc: DomainError) -> "ItemResult":
+        """Answer an item a domain rule refused, keeping the rule's code and reason."""
+        fields = exc.fields or ({"reason": [exc.extra["reason"]]} if "reason" in exc.extra else {})
+        return cls(
+            external_id=external_id,
+            status=ERROR,
+            errors=fields,
+            extra={"code": exc.code, "message": exc.message, **exc.extra},
+        )
 
 
 def _comparable(value: Any) -> Any:
@@ -88,6 +100,14 @@ def _conflict(external_id: str, differing: dict[str, list[str]]) -> ItemResult:
         errors=differing,
         extra={"code": "conflict"},
     )
+
+
+def replay_result(stored: Model, values: dict[str, Any]) -> ItemResult:
+    """Answer an item whose external id is already stored (or earlier in the same batch)."""
+    external_id = stored.external_id
+    if differing := differing_fields(stored, values):
+        return _conflict(external_id, differing)
+    return ItemResult(external_id, CREATED if stored.pk is None else UNCHANGED, stored)
 
 
 def _insert(model, rows: list[Model]) -> None:
@@ -223,13 +243,7 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
             values = {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
             stored = existing.get(external_id) or new.get(external_id)
             if stored is not None:
-                differing = differing_fields(stored, values)
-                status = CREATED if stored.pk is None else UNCHANGED
-                results.append(
-                    _conflict(external_id, differing)
-                    if differing
-                    else ItemResult(external_id, status, stored)
-                )
+                results.append(replay_result(stored, values))
                 continue
             shipped_on = timezone.localdate(item["shipped_at"])
             policy = policy_on(in_force.get(seller.pk, []), shipped_on)
@@ -290,13 +304,7 @@ def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) 
             }
             stored = existing.get(external_id) or new.get(external_id)
             if stored is not None:
-                differing = differing_fields(stored, values)
-                status = CREATED if stored.pk is None else UNCHANGED
-                results.append(
-                    _conflict(external_id, differing)
-                    if differing
-                    else ItemResult(external_id, status, stored)
-                )
+                results.append(replay_result(stored, values))
                 continue
             event = ShipmentEvent(marketplace=marketplace, external_id=external_id, **values)
             if errors := field_errors(event):

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
@@ -51,19 +50,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return day.replace(
         year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
-
-
-def replay_or_conflict(instance: Model, values: dict[str, Any]) -> None:
-    """Raise ConflictError naming each field whose stored value differs from `values`.
-
-    A replay of an input with the same external id must carry the same
-    content; anything else is a conflict, never a silent overwrite.
-    """
-    _single(
-        ItemResult(instance.pk, UNCHANGED)
-        if not (differing := differing_fields(instance, values))
-        else ItemResult(instance.pk, ERROR, errors=differing, extra={"code": "conflict"})
     )
 
 
@@ -268,7 +254,7 @@ def policies_expire_due(*, today: dt.date) -> int:
     return expired
 
 
-def _single(result: ItemResult) -> tuple[Any, bool]:
+def single_result(result: ItemResult) -> tuple[Any, bool]:
     """Return a batch-of-one's object and whether it was created, or raise its error."""
     if result.status == ERROR:
         if result.extra.get("code") == "conflict":
@@ -321,7 +307,7 @@ def shipment_record(
             }
         ],
     )
-    return _single(result)
+    return single_result(result)
 
 
 @transaction.atomic
@@ -346,4 +332,58 @@ def shipment_event_record(
             }
         ],
     )
-    return _single(result)
+    return single_result(result)
+
+
+def policies_enrol_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
+    """Enrol the marketplace's sellers by the marketplace's own policy id, one item at a time.
+
+    Enrolment is rare next to shipments, so each item goes through
+    `policy_enrol` in its own savepoint: a refused item leaves the others.
+    """
+    sellers = {
+        s.external_id: s
+        for s in Seller.objects.filter(
+            marketplace=marketplace, external_id__in={i["seller"] for i in items}
+        )
+    }
+    existing = {
+        p.external_id: p
+        for p in Policy.objects.filter(
+            marketplace=marketplace, external_id__in={i["external_id"] for i in items}
+        ).select_related("seller", "product_version__product")
+    }
+    results = []
+    for item in items:
+        external_id = item["external_id"]
+        seller = sellers.get(item["seller"])
+        if seller is None:
+            results.append(ItemResult.error(external_id, {"seller": [_("Unknown seller.")]}))
+            continue
+        stored = existing.get(external_id)
+        if stored is not None:
+            wanted = {"seller": seller, "period_start": item["starts_on"]}
+            differing = differing_fields(stored, wanted)
+            if stored.product_version.product.code != item["product"]:
+                differing["product"] = [_("Differs from the stored policy's product.")]
+            results.append(
+                ItemResult(external_id, ERROR, errors=differing, extra={"code": "conflict"})
+                if differing
+                else ItemResult(external_id, UNCHANGED, stored)
+            )
+            continue
+        try:
+            with transaction.atomic():
+                policy = policy_enrol(
+                    seller=seller,
+                    product_code=item["product"],
+                    starts_on=item["starts_on"],
+                    actor=Actor.for_marketplace(marketplace),
+                    external_id=external_id,
+                )
+        except DomainError as exc:
+            results.append(ItemResult.refused(external_id, exc))
+            continue
+        existing[external_id] = policy
+        results.append(ItemResult(external_id, CREATED, policy))
+    return results

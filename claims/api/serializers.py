@@ -1,0 +1,97 @@
+"""Input and output shapes of the claims side of the integration API (DESIGN §6)."""
+
+from rest_framework import serializers
+
+from claims.choices import CompensationReason
+from claims.models import Claim, MarketplaceCompensation
+from policies.api.serializers import EXTERNAL_ID, MONEY
+from policies.choices import Peril
+
+AMOUNT = {"max_digits": 14, "decimal_places": 2}
+
+
+class CompensationInput(serializers.Serializer):
+    external_id = serializers.CharField(**EXTERNAL_ID)
+    seller = serializers.CharField(max_length=64, help_text="The marketplace's seller id.")
+    shipment = serializers.CharField(max_length=64, help_text="The shipment's external id.")
+    reason = serializers.ChoiceField(choices=CompensationReason.choices)
+    amount = serializers.DecimalField(**MONEY)
+    paid_on = serializers.DateField()
+
+
+class CompensationOutput(serializers.ModelSerializer):
+    seller = serializers.CharField(source="seller.external_id")
+    shipment = serializers.CharField(source="shipment_external_id")
+    claim = serializers.CharField(source="claim.number", allow_null=True, default=None)
+
+    class Meta:
+        model = MarketplaceCompensation
+        fields = [
+            "id",
+            "external_id",
+            "seller",
+            "shipment",
+            "reason",
+            "amount",
+            "paid_on",
+            "claim",
+            "matched_at",
+        ]
+
+
+class ClaimInput(serializers.Serializer):
+    external_id = serializers.CharField(**EXTERNAL_ID)
+    shipment = serializers.CharField(max_length=64, help_text="The shipment's external id.")
+    peril = serializers.ChoiceField(choices=Peril.choices)
+    claimed_amount = serializers.DecimalField(**MONEY)
+    event_date = serializers.DateField()
+    description = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class TransitionOutput(serializers.Serializer):
+    """A transition as the seller and the marketplace see it: never the internal note."""
+
+    # `from` is a Python keyword, so the field is added through the class namespace.
+    locals()["from"] = serializers.CharField(source="source_state")
+    to = serializers.CharField(source="target_state")
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor_label")
+    note = serializers.CharField()
+
+
+class AmountsOutput(serializers.Serializer):
+    claimed = serializers.DecimalField(source="claimed_amount", **AMOUNT)
+    assessed = serializers.DecimalField(source="loss_amount", **AMOUNT)
+    compensation = serializers.DecimalField(source="compensation_amount", **AMOUNT)
+    deductible = serializers.DecimalField(source="deductible_amount", **AMOUNT)
+    payable = serializers.DecimalField(source="payable_amount", **AMOUNT)
+    paid = serializers.DecimalField(source="paid_total", **AMOUNT)
+    recovered = serializers.DecimalField(source="recovered_total", **AMOUNT)
+    seller_bore = serializers.DecimalField(**AMOUNT)
+
+
+class ClaimOutput(serializers.ModelSerializer):
+    shipment = serializers.CharField(source="shipment.external_id")
+    seller = serializers.CharField(source="seller.external_id")
+    amounts = AmountsOutput(source="*")
+    transitions = TransitionOutput(many=True)
+
+    class Meta:
+        model = Claim
+        fields = [
+            "number",
+            "external_id",
+            "status",
+            "cover",
+            "peril",
+            "source",
+            "shipment",
+            "seller",
+            "event_date",
+            "flags",
+            "amounts",
+            "due_on",
+            "created_at",
+            "updated_at",
+            "transitions",
+        ]

@@ -1,0 +1,159 @@
+"""Input and output shapes of the integration API (DESIGN §6): one of each per resource."""
+
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from policies.choices import Fulfilment, Language, ShipmentEventKind
+from policies.models import CoverTerms, Policy, Seller, Shipment
+from policies.validators import validate_inn
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that must carry its UTC offset: a bare time is ambiguous."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    _("Give the time with its UTC offset, e.g. 2026-11-20T14:30:00+03:00.")
+                )
+        return super().to_internal_value(value)
+
+
+EXTERNAL_ID = {"max_length": 64, "allow_blank": False}
+MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
+
+
+class SellerInput(serializers.Serializer):
+    external_id = serializers.CharField(**EXTERNAL_ID)
+    legal_name = serializers.CharField(max_length=300)
+    tax_id = serializers.CharField(max_length=12, validators=[validate_inn])
+    email = serializers.EmailField()
+    language = serializers.ChoiceField(choices=Language.choices, default=Language.RU)
+
+
+class SellerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Seller
+        fields = [
+            "id",
+            "external_id",
+            "legal_name",
+            "tax_id",
+            "email",
+            "language",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class PolicyInput(serializers.Serializer):
+    external_id = serializers.CharField(**EXTERNAL_ID)
+    seller = serializers.CharField(max_length=64, help_text="The marketplace's seller id.")
+    product = serializers.SlugField(max_length=32, help_text="The product's code.")
+    starts_on = serializers.DateField()
+
+
+class CoverTermsOutput(serializers.ModelSerializer):
+    class Meta:
+        model = CoverTerms
+        fields = [
+            "cover",
+            "premium_basis",
+            "premium_rate",
+            "premium_fee",
+            "per_claim_limit",
+            "per_event_limit",
+            "deductible",
+        ]
+
+
+class PolicyOutput(serializers.ModelSerializer):
+    seller = serializers.CharField(source="seller.external_id")
+    product = serializers.CharField(source="product_version.product.code")
+    product_version = serializers.IntegerField(source="product_version.version")
+    aggregate_limit = serializers.DecimalField(
+        source="product_version.aggregate_limit", max_digits=14, decimal_places=2
+    )
+    covers = CoverTermsOutput(source="product_version.covers", many=True)
+
+    class Meta:
+        model = Policy
+        fields = [
+            "number",
+            "external_id",
+            "seller",
+            "product",
+            "product_version",
+            "status",
+            "period_start",
+            "period_end",
+            "aggregate_limit",
+            "covers",
+        ]
+
+
+class ShipmentInput(serializers.Serializer):
+    external_id = serializers.CharField(**EXTERNAL_ID, help_text="The item's id, e.g. WB srid.")
+    seller = serializers.CharField(max_length=64, help_text="The marketplace's seller id.")
+    order_id = serializers.CharField(max_length=64)
+    sku = serializers.CharField(max_length=64)
+    category = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    declared_value = serializers.DecimalField(**MONEY)
+    warehouse = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    pickup_point = serializers.CharField(
+        max_length=200, required=False, default="", allow_blank=True
+    )
+    fulfilment = serializers.ChoiceField(choices=Fulfilment.choices, default=Fulfilment.MARKETPLACE)
+    shipped_at = AwareDateTimeField()
+
+
+class ShipmentOutput(serializers.ModelSerializer):
+    seller = serializers.CharField(source="seller.external_id")
+    policy = serializers.CharField(source="policy.number", allow_null=True, default=None)
+    insured = serializers.BooleanField(source="is_insured")
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "id",
+            "external_id",
+            "seller",
+            "order_id",
+            "sku",
+            "category",
+            "declared_value",
+            "warehouse",
+            "pickup_point",
+            "fulfilment",
+            "shipped_at",
+            "insured",
+            "policy",
+            "premium",
+            "reverse_logistics_fee",
+        ]
+
+
+class ShipmentEventInput(serializers.Serializer):
+    external_id = serializers.CharField(**EXTERNAL_ID)
+    shipment = serializers.CharField(max_length=64, help_text="The shipment's external id.")
+    kind = serializers.ChoiceField(choices=ShipmentEventKind.choices)
+    occurred_at = AwareDateTimeField()
+    amount = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The reverse-logistics fee, or the assessed damage.",
+    )
+
+
+class ShipmentEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    shipment = serializers.CharField(source="shipment.external_id")
+    kind = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)

@@ -11,6 +11,8 @@ from claims.models import (
     Payout,
     ReconciliationRun,
     Recovery,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 from claims.selectors import claims_with_money
 from policies.admin import ReadOnlyInline, ViewOnlyAdmin
@@ -146,3 +148,18 @@ class DocumentAdmin(ViewOnlyAdmin):
     list_display = ["kind", "key", "seller", "created_at"]
     list_filter = ["kind"]
     list_select_related = ["seller"]
+
+
+class WebhookAttemptInline(ReadOnlyInline):
+    model = WebhookAttempt
+    fields = ["at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ViewOnlyAdmin):
+    list_display = ["event", "claim", "marketplace", "status", "attempts", "next_attempt_at"]
+    list_filter = ["status", "marketplace", "event"]
+    list_select_related = ["claim", "marketplace"]
+    search_fields = ["claim__number", "url"]
+    inlines = [WebhookAttemptInline]

@@ -30,6 +30,7 @@ from claims.selectors import (
     policy_usage,
 )
 from claims.tasks import claim_pay_task, claim_triage_task
+from claims.webhooks import webhook_status_changed
 from policies.actors import Actor
 from policies.calendar import add_working_days, working_days_between
 from policies.choices import EVENT_KIND_BY_PERIL, ActorKind
@@ -109,6 +110,7 @@ def _transition(
         internal_note=internal_note,
         **actor.log_fields(),
     )
+    webhook_status_changed(claim=claim, source=source, at=now)
 
 
 def claim_log_creation(*, claim: Claim, actor: Actor) -> None:

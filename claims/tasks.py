@@ -50,3 +50,30 @@ def claims_close_due_task() -> int:
     from claims.services import claims_close_due
 
     return claims_close_due(today=timezone.localdate())
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def webhook_deliver_task(self, *, delivery_id: int) -> str:
+    """Attempt a webhook; on failure try again when its backoff has passed.
+
+    Eager runs (the demo) make one attempt; `webhooks_retry_due_task` on the
+    beat schedule picks up what is still due either way.
+    """
+    from claims.models import WebhookStatus
+    from claims.webhooks import webhook_attempt
+
+    delivery = webhook_attempt(delivery_id=delivery_id)
+    if delivery.status == WebhookStatus.PENDING and not self.request.is_eager:
+        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+        raise self.retry(countdown=max(wait, 1))
+    return delivery.status
+
+
+@shared_task(acks_late=True)
+def webhooks_retry_due_task() -> int:
+    from claims.webhooks import webhook_attempt, webhooks_due
+
+    due = webhooks_due(now=timezone.now())
+    for delivery_id in due:
+        webhook_attempt(delivery_id=delivery_id)
+    return len(due)

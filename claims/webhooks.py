@@ -1,0 +1,149 @@
+"""Outgoing webhooks: `claim.status_changed` to the claim's marketplace, signed and retried.
+
+The body is signed with HMAC-SHA256 over "<timestamp>.<body>" with the
+marketplace's secret, so a receiver can check both origin and freshness.
+"""
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from claims.models import Claim, WebhookAttempt, WebhookDelivery, WebhookStatus
+from claims.tasks import webhook_deliver_task
+
+EVENT_STATUS_CHANGED = "claim.status_changed"
+TIMEOUT_SECONDS = 5
+MAX_ATTEMPTS = 10
+USER_AGENT = "sellercover-webhooks/1"
+LEASE = dt.timedelta(seconds=TIMEOUT_SECONDS + 55)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Return the wait before the next attempt: 30 s doubling, at most 6 hours."""
+    return dt.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def sign(*, secret: str, timestamp: str, body: bytes) -> str:
+    message = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def webhook_status_changed(*, claim: Claim, source: str, at: dt.datetime) -> WebhookDelivery | None:
+    """Queue the notification of a claim's new status, sent after the transaction commits."""
+    marketplace = claim.marketplace
+    if not marketplace.webhook_url:
+        return None
+    delivery = WebhookDelivery.objects.create(
+        marketplace=marketplace,
+        claim=claim,
+        event=EVENT_STATUS_CHANGED,
+        url=marketplace.webhook_url,
+        next_attempt_at=at,
+        payload={
+            "event": EVENT_STATUS_CHANGED,
+            "claim": claim.number,
+            "from": source,
+            "to": claim.status,
+            "payable": str(claim.payable_amount),
+            "at": at.isoformat(),
+        },
+    )
+    transaction.on_commit(lambda: webhook_deliver_task.delay(delivery_id=delivery.pk))
+    return delivery
+
+
+def _post(*, url: str, body: bytes, headers: dict) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _lease(*, delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
+    """Take a due pending delivery for one attempt, so no other worker sends it meanwhile.
+
+    The lease is a next-attempt time beyond the request's timeout; no row
+    lock is held while the HTTP request runs.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("marketplace")
+            .filter(pk=delivery_id, status=WebhookStatus.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if delivery is not None:
+            delivery.next_attempt_at = now + LEASE
+            delivery.save(update_fields=["next_attempt_at"])
+        return delivery
+
+
+def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
+    """Make one attempt at a due delivery and log it; schedule the next one on failure.
+
+    A delivery not due (delivered, exhausted, waiting or being sent by another
+    worker) is left alone, so repeating the task is harmless.
+    """
+    delivery = _lease(delivery_id=delivery_id, now=timezone.now())
+    if delivery is None:
+        return WebhookDelivery.objects.get(pk=delivery_id)
+    body = json.dumps(delivery.payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Sellercover-Event": delivery.event,
+        "X-Sellercover-Delivery": str(delivery.pk),
+        "X-Sellercover-Timestamp": timestamp,
+        "X-Sellercover-Signature": sign(
+            secret=delivery.marketplace.webhook_secret, timestamp=timestamp, body=body
+        ),
+    }
+    started = time.monotonic()
+    status_code, error = None, ""
+    try:
+        status_code = _post(url=delivery.url, body=body, headers=headers)
+    except (OSError, ValueError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    if status_code is not None and not 200 <= status_code < 300:
+        error = f"HTTP {status_code}"
+    now = timezone.now()
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        delivery.attempts += 1
+        if not error:
+            delivery.status = WebhookStatus.DELIVERED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = WebhookStatus.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
+        delivery.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at"])
+    return delivery
+
+
+def webhooks_due(*, now: dt.datetime) -> list[int]:
+    """Return the ids of pending deliveries whose next attempt is due."""
+    return list(
+        WebhookDelivery.objects.filter(
+            status=WebhookStatus.PENDING, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:1000]
+    )

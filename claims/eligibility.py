@@ -3,29 +3,68 @@
 import datetime as dt
 from decimal import Decimal
 
-from claims.choices import ClaimFlag, EligibilityCode
+from django.utils import timezone
+
+from claims.choices import ClaimFlag, ClaimSource, EligibilityCode
 from claims.errors import ClaimNotEligible
 from claims.models import Claim
-from policies.choices import COVER_BY_PERIL, Cover, Peril, PolicyStatus
+from policies.choices import COVER_BY_PERIL, EVENT_KIND_BY_PERIL, Cover, Peril, PolicyStatus
 from policies.models import Policy, Seller, Shipment
 
 # A policy that was active on the event date: still active, or since expired.
 COVERING_STATUSES = (PolicyStatus.ACTIVE, PolicyStatus.EXPIRED)
 
 
-def covering_policy(*, seller: Seller, on: dt.date) -> Policy | None:
-    """Return the seller's policy that was in force on `on`, if any."""
-    return (
-        Policy.objects.select_related("product_version")
-        .filter(
-            seller=seller,
-            status__in=COVERING_STATUSES,
-            period_start__lte=on,
-            period_end__gte=on,
-        )
+def covering_policies(*, seller_ids: set[int]) -> dict[int, list[Policy]]:
+    """Return, per seller, the policies that may cover an event, with their covers loaded."""
+    policies = (
+        Policy.objects.filter(seller_id__in=seller_ids, status__in=COVERING_STATUSES)
+        .select_related("product_version")
+        .prefetch_related("product_version__covers")
         .order_by("-period_start")
-        .first()
     )
+    by_seller: dict[int, list[Policy]] = {}
+    for policy in policies:
+        by_seller.setdefault(policy.seller_id, []).append(policy)
+    return by_seller
+
+
+def policy_covering(policies: list[Policy], on: dt.date) -> Policy | None:
+    """Return the policy among `policies` that was in force on `on`, if any."""
+    return next((p for p in policies if p.period_start <= on <= p.period_end), None)
+
+
+def hard_rule_violation(
+    *,
+    seller: Seller,
+    shipment: Shipment,
+    peril: str,
+    event_date: dt.date,
+    claimed_amount: Decimal,
+    today: dt.date,
+    policy: Policy | None,
+    duplicate: bool,
+) -> EligibilityCode | None:
+    """Return the first hard rule the claim breaks, or None; reads nothing from the database."""
+    if shipment.seller_id != seller.pk:
+        return EligibilityCode.SHIPMENT_NOT_OWNED
+    if claimed_amount <= 0:
+        return EligibilityCode.AMOUNT_NOT_POSITIVE
+    if event_date > today:
+        return EligibilityCode.EVENT_IN_FUTURE
+    if event_date < timezone.localdate(shipment.shipped_at):
+        return EligibilityCode.EVENT_BEFORE_COVER
+    if policy is None:
+        return EligibilityCode.NO_ACTIVE_POLICY
+    if COVER_BY_PERIL[peril] not in {c.cover for c in policy.product_version.covers.all()}:
+        return EligibilityCode.COVER_NOT_IN_PRODUCT
+    if duplicate:
+        return EligibilityCode.DUPLICATE_CLAIM
+    return None
+
+
+def not_eligible(code: EligibilityCode) -> ClaimNotEligible:
+    return ClaimNotEligible(code, code.label)
 
 
 def check_hard_rules(
@@ -39,39 +78,32 @@ def check_hard_rules(
     exclude_claim_id: int | None = None,
 ) -> Policy:
     """Return the policy that covers the claim, or raise ClaimNotEligible with the rule's code."""
-    if shipment.seller_id != seller.pk:
-        raise ClaimNotEligible(
-            EligibilityCode.SHIPMENT_NOT_OWNED, EligibilityCode.SHIPMENT_NOT_OWNED.label
-        )
-    if claimed_amount <= 0:
-        raise ClaimNotEligible(
-            EligibilityCode.AMOUNT_NOT_POSITIVE, EligibilityCode.AMOUNT_NOT_POSITIVE.label
-        )
-    if event_date > today:
-        raise ClaimNotEligible(
-            EligibilityCode.EVENT_IN_FUTURE, EligibilityCode.EVENT_IN_FUTURE.label
-        )
-    if event_date < shipment.shipped_at.date():
-        raise ClaimNotEligible(
-            EligibilityCode.EVENT_BEFORE_COVER, EligibilityCode.EVENT_BEFORE_COVER.label
-        )
-    policy = covering_policy(seller=seller, on=event_date)
-    if policy is None:
-        raise ClaimNotEligible(
-            EligibilityCode.NO_ACTIVE_POLICY, EligibilityCode.NO_ACTIVE_POLICY.label
-        )
-    if not policy.product_version.covers.filter(cover=COVER_BY_PERIL[peril]).exists():
-        raise ClaimNotEligible(
-            EligibilityCode.COVER_NOT_IN_PRODUCT, EligibilityCode.COVER_NOT_IN_PRODUCT.label
-        )
+    policy = policy_covering(
+        covering_policies(seller_ids={seller.pk}).get(seller.pk, []), event_date
+    )
     duplicates = Claim.objects.filter(shipment=shipment, peril=peril)
     if exclude_claim_id is not None:
         duplicates = duplicates.exclude(pk=exclude_claim_id)
-    if duplicates.exists():
-        raise ClaimNotEligible(
-            EligibilityCode.DUPLICATE_CLAIM, EligibilityCode.DUPLICATE_CLAIM.label
-        )
+    code = hard_rule_violation(
+        seller=seller,
+        shipment=shipment,
+        peril=peril,
+        event_date=event_date,
+        claimed_amount=claimed_amount,
+        today=today,
+        policy=policy,
+        duplicate=duplicates.exists(),
+    )
+    if code is not None:
+        raise not_eligible(code)
     return policy
+
+
+def is_marketplace_verified(*, source: str, peril: str, event_kinds: set[str]) -> bool:
+    """Whether the marketplace itself vouches for the loss: it sent the claim or the event."""
+    return source in (ClaimSource.MARKETPLACE, ClaimSource.REPORT) or (
+        EVENT_KIND_BY_PERIL[peril] in event_kinds
+    )
 
 
 def judgement_flags(

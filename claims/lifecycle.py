@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
 from claims.calculation import Calculation, calculate_payable, triage_target
-from claims.choices import ClaimSource, ClaimStatus, MessageAuthor, RejectionCode
-from claims.eligibility import check_hard_rules, judgement_flags
+from claims.choices import ClaimStatus, MessageAuthor, RejectionCode
+from claims.eligibility import check_hard_rules, is_marketplace_verified, judgement_flags
 from claims.errors import ClaimErrorCode
 from claims.evidence import evidence_add
 from claims.matching import compensations_attach_unmatched
@@ -33,7 +33,7 @@ from claims.tasks import claim_pay_task, claim_triage_task
 from claims.webhooks import webhook_status_changed
 from policies.actors import Actor
 from policies.calendar import add_working_days, working_days_between
-from policies.choices import EVENT_KIND_BY_PERIL, ActorKind
+from policies.choices import ActorKind
 from policies.errors import ConflictError, DomainError
 from policies.models import ShipmentEvent, User
 from policies.services import new_reference
@@ -76,7 +76,7 @@ def _authorize(*, claim: Claim, name: str, actor: Actor) -> None:
         )
 
 
-def _due_on(claim: Claim) -> dt.date | None:
+def claim_due_on(claim: Claim) -> dt.date | None:
     """Return the date the next service level falls due; none while the clock is paused."""
     if claim.status in (ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW) and claim.sla_started_on:
         return add_working_days(claim.sla_started_on, DECISION_WORKING_DAYS + claim.sla_paused_days)
@@ -98,7 +98,7 @@ def _transition(
     getattr(claim, name)(**kwargs)
     now = timezone.now()
     claim.status_changed_at = now
-    claim.due_on = _due_on(claim)
+    claim.due_on = claim_due_on(claim)
     claim.save()
     ClaimTransition.objects.create(
         claim=claim,
@@ -157,17 +157,22 @@ def _compensation_known(claim: Claim, today: dt.date) -> bool:
     return claim.compensations.exists() or today >= claim.event_date + dt.timedelta(days=wait)
 
 
-def _marketplace_verified(claim: Claim) -> bool:
-    if claim.source in (ClaimSource.MARKETPLACE, ClaimSource.REPORT):
-        return True
-    return ShipmentEvent.objects.filter(
-        shipment_id=claim.shipment_id, kind=EVENT_KIND_BY_PERIL[claim.peril]
-    ).exists()
-
-
-def claim_flags(*, claim: Claim, today: dt.date, compensation_known: bool) -> list[str]:
+def claim_flags(
+    *,
+    claim: Claim,
+    today: dt.date,
+    compensation_known: bool,
+    event_kinds: set[str] | None = None,
+) -> list[str]:
+    """Return the claim's judgement flags; `event_kinds` saves a query when already known."""
     version = claim.policy.product_version
     shipment = claim.shipment
+    if event_kinds is None:
+        event_kinds = set(
+            ShipmentEvent.objects.filter(shipment_id=claim.shipment_id).values_list(
+                "kind", flat=True
+            )
+        )
     notified = timezone.localdate(claim.submitted_at) if claim.submitted_at else today
     return judgement_flags(
         peril=claim.peril,
@@ -182,7 +187,9 @@ def claim_flags(*, claim: Claim, today: dt.date, compensation_known: bool) -> li
         excluded_categories=version.excluded_categories,
         compensation_wait_days=version.cargo_compensation_wait_days,
         compensation_known=compensation_known,
-        marketplace_verified=_marketplace_verified(claim),
+        marketplace_verified=is_marketplace_verified(
+            source=claim.source, peril=claim.peril, event_kinds=event_kinds
+        ),
     )
 
 
@@ -231,6 +238,12 @@ def claim_submit(*, claim_id: int, actor: Actor) -> Claim:
     _transition(claim=claim, name="submit", actor=actor)
     transaction.on_commit(lambda: claim_triage_task.delay(claim_id=claim.pk))
     return claim
+
+
+def claim_submitted(*, claim: Claim, at: dt.datetime) -> None:
+    """Send what follows a submission: the webhook now, triage after the commit."""
+    webhook_status_changed(claim=claim, source=ClaimStatus.DRAFT, at=at)
+    transaction.on_commit(lambda: claim_triage_task.delay(claim_id=claim.pk))
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 """Writes of the claims side other than transitions: filing, compensation, recovery, jobs."""
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -9,14 +10,26 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from claims import lifecycle
-from claims.calculation import recovery_due
-from claims.choices import ClaimSource, ClaimStatus, EligibilityCode, MessageAuthor, RecoveryStatus
-from claims.eligibility import check_hard_rules
+from claims.calculation import compensation_fits, recovery_due
+from claims.choices import ClaimSource, ClaimStatus, MessageAuthor, RecoveryStatus
+from claims.eligibility import (
+    covering_policies,
+    hard_rule_violation,
+    not_eligible,
+    policy_covering,
+)
 from claims.errors import ClaimErrorCode, ClaimNotEligible
 from claims.matching import claim_for_compensation
-from claims.models import Claim, ClaimMessage, MarketplaceCompensation, Recovery
+from claims.models import (
+    Claim,
+    ClaimMessage,
+    ClaimTransition,
+    MarketplaceCompensation,
+    Recovery,
+)
 from claims.selectors import claim_paid, claim_recoveries_raised
 from policies.actors import Actor
+from policies.calculation import ZERO
 from policies.choices import COVER_BY_PERIL, PERIL_BY_EVENT_KIND, ActorKind, ShipmentEventKind
 from policies.errors import DomainError
 from policies.ingest import (
@@ -40,6 +53,144 @@ def event_key(*, shipment: Shipment, peril: str, event_date: dt.date) -> str:
     return f"{shipment.order_id}|{peril}|{event_date.isoformat()}"
 
 
+@dataclass(frozen=True)
+class ClaimSpec:
+    """What it takes to file one claim."""
+
+    seller: Seller
+    shipment: Shipment
+    peril: str
+    claimed_amount: Decimal
+    event_date: dt.date
+    source: str
+    description: str = ""
+    external_id: str | None = None
+
+
+def claims_file_many(
+    *, actor: Actor, specs: list[ClaimSpec], submit: bool = True
+) -> list[Claim | ClaimNotEligible]:
+    """File claims in one pass: one query per table however many, then triage on commit.
+
+    Answer per spec, in order, the claim or the ClaimNotEligible that refused
+    it (with the hard rule's reason code). Submitted claims carry their flags,
+    the marketplace's compensation already received for their shipment, their
+    due date and a log of both steps, exactly as a draft submitted later would.
+    """
+
+    def write():
+        today, now = timezone.localdate(), timezone.now()
+        shipment_ids = {spec.shipment.pk for spec in specs}
+        policies = covering_policies(seller_ids={spec.seller.pk for spec in specs})
+        taken = set(
+            Claim.objects.filter(shipment_id__in=shipment_ids).values_list("shipment_id", "peril")
+        )
+        event_kinds: dict[int, set[str]] = {}
+        unmatched: dict[int, list[MarketplaceCompensation]] = {}
+        if submit:
+            for shipment_id, kind in ShipmentEvent.objects.filter(
+                shipment_id__in=shipment_ids
+            ).values_list("shipment_id", "kind"):
+                event_kinds.setdefault(shipment_id, set()).add(kind)
+            for compensation in MarketplaceCompensation.objects.filter(
+                shipment_id__in=shipment_ids, claim=None
+            ):
+                unmatched.setdefault(compensation.shipment_id, []).append(compensation)
+        answers, claims, attach = [], [], {}
+        for spec in specs:
+            policy = policy_covering(policies.get(spec.seller.pk, []), spec.event_date)
+            code = hard_rule_violation(
+                seller=spec.seller,
+                shipment=spec.shipment,
+                peril=spec.peril,
+                event_date=spec.event_date,
+                claimed_amount=spec.claimed_amount,
+                today=today,
+                policy=policy,
+                duplicate=(spec.shipment.pk, spec.peril) in taken,
+            )
+            if code is not None:
+                answers.append(not_eligible(code))
+                continue
+            taken.add((spec.shipment.pk, spec.peril))
+            claim = Claim(
+                number=new_reference("CL"),
+                marketplace_id=spec.shipment.marketplace_id,
+                external_id=spec.external_id,
+                seller=spec.seller,
+                policy=policy,
+                shipment=spec.shipment,
+                cover=COVER_BY_PERIL[spec.peril],
+                peril=spec.peril,
+                event_date=spec.event_date,
+                event_key=event_key(
+                    shipment=spec.shipment, peril=spec.peril, event_date=spec.event_date
+                ),
+                source=spec.source,
+                description=spec.description,
+                claimed_amount=spec.claimed_amount,
+                status=ClaimStatus.SUBMITTED if submit else ClaimStatus.DRAFT,
+                status_changed_at=now,
+            )
+            if errors := field_errors(claim):
+                answers.append(DomainError("validation_error", _("Invalid input."), fields=errors))
+                continue
+            if submit:
+                fitting = [
+                    c
+                    for c in unmatched.get(spec.shipment.pk, [])
+                    if compensation_fits(reason=c.reason, peril=spec.peril) and c.pk not in attach
+                ]
+                attach.update({c.pk: claim for c in fitting})
+                claim.compensation_amount = sum((c.amount for c in fitting), ZERO)
+                claim.submitted_at = now
+                claim.sla_started_on = today
+                claim.flags = lifecycle.claim_flags(
+                    claim=claim,
+                    today=today,
+                    compensation_known=False,
+                    event_kinds=event_kinds.get(spec.shipment.pk, set()),
+                )
+                claim.due_on = lifecycle.claim_due_on(claim)
+            claims.append(claim)
+            answers.append(claim)
+        with transaction.atomic():
+            Claim.objects.bulk_create(claims)
+        _log_filing(claims=claims, actor=actor, at=now, submitted=submit)
+        for compensation_id, claim in attach.items():
+            MarketplaceCompensation.objects.filter(pk=compensation_id, claim=None).update(
+                claim=claim, matched_at=now
+            )
+        if submit:
+            for claim in claims:
+                lifecycle.claim_submitted(claim=claim, at=now)
+        return answers
+
+    try:
+        return write()
+    except IntegrityError:
+        # Someone filed one of these meanwhile; a second pass reports it as a duplicate.
+        return write()
+
+
+def _log_filing(*, claims: list[Claim], actor: Actor, at: dt.datetime, submitted: bool) -> None:
+    steps = [("create", "", ClaimStatus.DRAFT)]
+    if submitted:
+        steps.append(("submit", ClaimStatus.DRAFT, ClaimStatus.SUBMITTED))
+    ClaimTransition.objects.bulk_create(
+        ClaimTransition(
+            claim=claim,
+            transition=name,
+            source_state=source,
+            target_state=target,
+            at=at,
+            **actor.log_fields(),
+        )
+        for claim in claims
+        for name, source, target in steps
+    )
+
+
 @transaction.atomic
 def claim_file(
     *,
@@ -54,46 +205,30 @@ def claim_file(
     external_id: str | None = None,
     submit: bool = True,
 ) -> Claim:
-    """File a claim (submitted at once unless `submit` is off) after the hard eligibility rules.
+    """File one claim (submitted at once unless `submit` is off); refusals raise with a code.
 
-    Refusals carry the rule's reason code; the database's one-claim-per-item-
-    and-peril constraint backs the duplicate rule against concurrent filing.
+    The database's one-claim-per-item-and-peril constraint backs the duplicate
+    rule against concurrent filing.
     """
-    policy = check_hard_rules(
-        seller=seller,
-        shipment=shipment,
-        peril=peril,
-        event_date=event_date,
-        claimed_amount=claimed_amount,
-        today=timezone.localdate(),
+    [answer] = claims_file_many(
+        actor=actor,
+        submit=submit,
+        specs=[
+            ClaimSpec(
+                seller=seller,
+                shipment=shipment,
+                peril=peril,
+                claimed_amount=claimed_amount,
+                event_date=event_date,
+                source=source,
+                description=description,
+                external_id=external_id,
+            )
+        ],
     )
-    claim = Claim(
-        number=new_reference("CL"),
-        marketplace=shipment.marketplace,
-        external_id=external_id,
-        seller=seller,
-        policy=policy,
-        shipment=shipment,
-        cover=COVER_BY_PERIL[peril],
-        peril=peril,
-        event_date=event_date,
-        event_key=event_key(shipment=shipment, peril=peril, event_date=event_date),
-        source=source,
-        description=description,
-        claimed_amount=claimed_amount,
-    )
-    claim.full_clean(exclude=["status"], validate_constraints=False)
-    try:
-        with transaction.atomic():
-            claim.save()
-    except IntegrityError as exc:
-        raise ClaimNotEligible(
-            EligibilityCode.DUPLICATE_CLAIM, EligibilityCode.DUPLICATE_CLAIM.label
-        ) from exc
-    lifecycle.claim_log_creation(claim=claim, actor=actor)
-    if submit:
-        claim = lifecycle.claim_submit(claim_id=claim.pk, actor=actor)
-    return claim
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 @transaction.atomic
@@ -350,7 +485,7 @@ def claim_amount_for_event(*, event: ShipmentEvent, shipment: Shipment) -> Decim
 def shipment_events_ingest(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
     """Store shipment events; a covered event of an insured shipment opens a claim.
 
-    The claim goes through `claim_file`, the same path as a seller's claim, so
+    Claims are filed by `claims_file_many`, the path of every claim, so
     eligibility, flags and triage are the same; an event that cannot open a
     claim is still stored, and its result says why in `claim_error`.
     """
@@ -363,41 +498,42 @@ def shipment_events_ingest(*, marketplace: Marketplace, items: list[dict]) -> li
         and r.obj.shipment.policy_id is not None
     ]
     claims = {
-        (c.shipment_id, c.peril): c
+        (c.shipment_id, c.peril): c.number
         for c in Claim.objects.filter(shipment_id__in={r.obj.shipment_id for r in covered})
     }
-    actor = Actor.for_marketplace(marketplace)
+    to_file = []
     for result in covered:
         event = result.obj
-        shipment = event.shipment
-        peril = PERIL_BY_EVENT_KIND[event.kind]
-        claim = claims.get((shipment.pk, peril))
-        if claim is None and result.status == CREATED:
-            amount = claim_amount_for_event(event=event, shipment=shipment)
-            try:
-                with transaction.atomic():
-                    claim = claim_file(
-                        actor=actor,
-                        seller=shipment.seller,
-                        shipment=shipment,
-                        peril=peril,
-                        claimed_amount=amount if amount is not None else Decimal("0"),
-                        event_date=timezone.localdate(event.occurred_at),
-                        source=ClaimSource.MARKETPLACE,
-                        description=_("Reported by the marketplace (event %(id)s).")
-                        % {"id": event.external_id},
-                    )
-            except DomainError as exc:
-                result.extra["claim_error"] = exc.extra.get("reason", exc.code)
-            else:
-                claims[(shipment.pk, peril)] = claim
-        if claim is not None:
-            result.extra["claim"] = claim.number
+        key = (event.shipment_id, PERIL_BY_EVENT_KIND[event.kind])
+        if key in claims:
+            result.extra["claim"] = claims[key]
+        elif result.status == CREATED:
+            to_file.append(result)
+    specs = [
+        ClaimSpec(
+            seller=r.obj.shipment.seller,
+            shipment=r.obj.shipment,
+            peril=PERIL_BY_EVENT_KIND[r.obj.kind],
+            claimed_amount=claim_amount_for_event(event=r.obj, shipment=r.obj.shipment)
+            or Decimal("0"),
+            event_date=timezone.localdate(r.obj.occurred_at),
+            source=ClaimSource.MARKETPLACE,
+            description=_("Reported by the marketplace (event %(id)s).")
+            % {"id": r.obj.external_id},
+        )
+        for r in to_file
+    ]
+    answers = claims_file_many(actor=Actor.for_marketplace(marketplace), specs=specs)
+    for result, answer in zip(to_file, answers, strict=True):
+        if isinstance(answer, Claim):
+            result.extra["claim"] = answer.number
+        else:
+            result.extra["claim_error"] = answer.extra.get("reason", answer.code)
     return results
 
 
 def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
-    """File claims sent by the marketplace, keyed by its own id; each in its own savepoint."""
+    """File claims sent by the marketplace, keyed by its own id."""
     shipments = {
         s.external_id: s
         for s in Shipment.objects.filter(
@@ -410,8 +546,8 @@ def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[Ite
             marketplace=marketplace, external_id__in={i["external_id"] for i in items}
         )
     }
-    actor = Actor.for_marketplace(marketplace)
-    results = []
+    results: list[ItemResult | None] = []
+    specs, positions = [], []
     for item in items:
         external_id = item["external_id"]
         shipment = shipments.get(item["shipment"])
@@ -428,18 +564,23 @@ def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[Ite
         if (stored := existing.get(external_id)) is not None:
             results.append(replay_result(stored, values))
             continue
-        try:
-            with transaction.atomic():
-                claim = claim_file(
-                    actor=actor,
-                    seller=shipment.seller,
-                    source=ClaimSource.MARKETPLACE,
-                    external_id=external_id,
-                    **values,
-                )
-        except DomainError as exc:
-            results.append(ItemResult.refused(external_id, exc))
-            continue
-        existing[external_id] = claim
-        results.append(ItemResult(external_id, CREATED, claim))
+        positions.append(len(results))
+        results.append(None)
+        specs.append(
+            ClaimSpec(
+                seller=shipment.seller,
+                source=ClaimSource.MARKETPLACE,
+                external_id=external_id,
+                **values,
+            )
+        )
+        # A second item with the same id in this batch is answered from this one.
+        existing[external_id] = Claim(external_id=external_id, **values)
+    answers = claims_file_many(actor=Actor.for_marketplace(marketplace), specs=specs)
+    for position, spec, answer in zip(positions, specs, answers, strict=True):
+        results[position] = (
+            ItemResult(spec.external_id, CREATED, answer)
+            if isinstance(answer, Claim)
+            else ItemResult.refused(spec.external_id, answer)
+        )
     return results

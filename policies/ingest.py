@@ -85,9 +85,12 @@ def differing_fields(instance: Model, values: dict[str, Any]) -> dict[str, list[
 
 def field_errors(obj: Model) -> dict[str, list[str]]:
     """Return the row's own field errors (validators, choices, lengths), reading no table."""
-    relations = [f.name for f in obj._meta.concrete_fields if f.is_relation]
+    # Relations would cost a query each; a protected state field cannot be re-set.
+    skipped = [
+        f.name for f in obj._meta.concrete_fields if f.is_relation or getattr(f, "protected", False)
+    ]
     try:
-        obj.clean_fields(exclude=relations)
+        obj.clean_fields(exclude=skipped)
     except ValidationError as exc:
         return exc.message_dict
     return {}
@@ -230,7 +233,10 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
                 marketplace=marketplace, external_id__in={i["external_id"] for i in items}
             )
         }
-        in_force = policies_in_force(seller_ids={s.pk for s in sellers.values()})
+        in_force = policies_in_force(
+            seller_ids={s.pk for s in sellers.values()}
+            | {i["seller"].pk for i in items if isinstance(i["seller"], Seller)}
+        )
         results, new = [], {}
         for item in items:
             external_id = item["external_id"]

@@ -91,6 +91,11 @@ class Command(BaseCommand):
             raise CommandError("seed_demo loads demo logins with a known password: DEBUG only.")
         prefix, key = demo_api_key()
         if Marketplace.objects.filter(code="wb").exists():
+            if not Claim.objects.filter(marketplace__code="wb").exists():
+                raise CommandError(
+                    "Demo data is incomplete (an earlier run stopped half-way): "
+                    "run `manage.py flush` and seed again."
+                )
             self.stdout.write("Demo data already present: nothing changed.")
         else:
             with transaction.atomic():

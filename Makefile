@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # WeasyPrint renders with Pango; libharfbuzz-subset0 makes its font subsetting ~4x faster.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test lint fmt install system-deps clean
+.PHONY: run test bench lint fmt install system-deps clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,15 @@ test: system-deps install lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	@rc=0; $(BIN)/python -m pytest -n auto $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+# Benchmarks print figures; they run on PostgreSQL in a database of their own.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sellercover_bench
+BENCH_EVENTS ?= 200000
+bench: system-deps install
+	createdb -h 127.0.0.1 -U postgres sellercover_bench 2>/dev/null || true
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py seed_demo >/dev/null
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_ingest --events $(BENCH_EVENTS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -501,6 +501,10 @@ def shipment_events_ingest(*, marketplace: Marketplace, items: list[dict]) -> li
         (c.shipment_id, c.peril): c.number
         for c in Claim.objects.filter(shipment_id__in={r.obj.shipment_id for r in covered})
     }
+    # Only the shipments that open a claim need their seller.
+    sellers = Seller.objects.in_bulk({r.obj.shipment.seller_id for r in covered})
+    for result in covered:
+        result.obj.shipment.seller = sellers[result.obj.shipment.seller_id]
     to_file = []
     for result in covered:
         event = result.obj

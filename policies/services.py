@@ -20,6 +20,7 @@ from policies.ingest import (
     UNCHANGED,
     ItemResult,
     differing_fields,
+    field_errors,
     sellers_upsert_bulk,
     shipment_events_record_bulk,
     shipments_record_bulk,
@@ -320,6 +321,18 @@ def shipment_event_record(
     amount: Decimal | None = None,
 ) -> tuple[ShipmentEvent, bool]:
     """Store one event of a shipment's timeline; return it and whether it was created."""
+    errors = field_errors(
+        ShipmentEvent(
+            marketplace_id=shipment.marketplace_id,
+            shipment=shipment,
+            external_id=external_id,
+            kind=kind,
+            occurred_at=occurred_at,
+            amount=amount,
+        )
+    )
+    if errors:
+        raise DomainError("validation_error", _("Invalid input."), fields=errors)
     [result] = shipment_events_record_bulk(
         marketplace=shipment.marketplace,
         items=[

@@ -13,13 +13,14 @@ class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 time that must carry its UTC offset: a bare time is ambiguous."""
 
     def to_internal_value(self, value):
-        if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
-            if parsed is not None and parsed.tzinfo is None:
-                raise serializers.ValidationError(
-                    _("Give the time with its UTC offset, e.g. 2026-11-20T14:30:00+03:00.")
-                )
-        return super().to_internal_value(value)
+        parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        if parsed is None:
+            return super().to_internal_value(value)
+        if parsed.tzinfo is None:
+            raise serializers.ValidationError(
+                _("Give the time with its UTC offset, e.g. 2026-11-20T14:30:00+03:00.")
+            )
+        return self.enforce_timezone(parsed)
 
 
 EXTERNAL_ID = {"max_length": 64, "allow_blank": False}

@@ -36,8 +36,10 @@ from policies.ingest import (
     CREATED,
     UNCHANGED,
     ItemResult,
+    by_external_id,
     field_errors,
     replay_result,
+    sellers_by_ref,
     shipment_events_record_bulk,
     with_retry_on_race,
 )
@@ -264,23 +266,15 @@ def compensations_record_bulk(
     """
 
     def write():
-        seller_refs = {i["seller"] for i in items if not isinstance(i["seller"], Seller)}
-        sellers = {
-            s.external_id: s
-            for s in Seller.objects.filter(marketplace=marketplace, external_id__in=seller_refs)
-        }
-        shipments = {
-            s.external_id: s
-            for s in Shipment.objects.filter(
-                marketplace=marketplace, external_id__in={i["shipment"] for i in items}
-            )
-        }
-        existing = {
-            c.external_id: c
-            for c in MarketplaceCompensation.objects.filter(
-                marketplace=marketplace, external_id__in={i["external_id"] for i in items}
-            )
-        }
+        sellers = sellers_by_ref(marketplace=marketplace, items=items)
+        shipments = by_external_id(
+            Shipment.objects, marketplace=marketplace, ids=(i["shipment"] for i in items)
+        )
+        existing = by_external_id(
+            MarketplaceCompensation.objects,
+            marketplace=marketplace,
+            ids=(i["external_id"] for i in items),
+        )
         results, new = [], {}
         for item in items:
             external_id = item["external_id"]
@@ -538,18 +532,14 @@ def shipment_events_ingest(*, marketplace: Marketplace, items: list[dict]) -> li
 
 def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
     """File claims sent by the marketplace, keyed by its own id."""
-    shipments = {
-        s.external_id: s
-        for s in Shipment.objects.filter(
-            marketplace=marketplace, external_id__in={i["shipment"] for i in items}
-        ).select_related("seller")
-    }
-    existing = {
-        c.external_id: c
-        for c in Claim.objects.filter(
-            marketplace=marketplace, external_id__in={i["external_id"] for i in items}
-        )
-    }
+    shipments = by_external_id(
+        Shipment.objects.select_related("seller"),
+        marketplace=marketplace,
+        ids=(i["shipment"] for i in items),
+    )
+    existing = by_external_id(
+        Claim.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
+    )
     results: list[ItemResult | None] = []
     specs, positions = [], []
     for item in items:

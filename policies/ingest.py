@@ -83,6 +83,18 @@ def differing_fields(instance: Model, values: dict[str, Any]) -> dict[str, list[
     return differing
 
 
+def by_external_id(queryset, *, marketplace: Marketplace, ids) -> dict[str, Model]:
+    """Return the marketplace's rows of `queryset` whose external id is in `ids`, keyed by it."""
+    rows = queryset.filter(marketplace=marketplace, external_id__in=set(ids))
+    return {row.external_id: row for row in rows}
+
+
+def sellers_by_ref(*, marketplace: Marketplace, items: list[dict]) -> dict[str, Seller]:
+    """Return the sellers the items name by the marketplace's seller id, in one query."""
+    refs = {i["seller"] for i in items if not isinstance(i["seller"], Seller)}
+    return by_external_id(Seller.objects, marketplace=marketplace, ids=refs)
+
+
 def field_errors(obj: Model) -> dict[str, list[str]]:
     """Return the row's own field errors (validators, choices, lengths), reading no table."""
     # Relations would cost a query each; a protected state field cannot be re-set.
@@ -135,11 +147,9 @@ def sellers_upsert_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[
     fields = ("legal_name", "tax_id", "email", "language")
 
     def write():
-        ids = {item["external_id"] for item in items}
-        existing = {
-            s.external_id: s
-            for s in Seller.objects.filter(marketplace=marketplace, external_id__in=ids)
-        }
+        existing = by_external_id(
+            Seller.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
+        )
         results, new, changed = [], {}, {}
         for item in items:
             external_id = item["external_id"]
@@ -222,17 +232,10 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
     """
 
     def write():
-        seller_refs = {i["seller"] for i in items if not isinstance(i["seller"], Seller)}
-        sellers = {
-            s.external_id: s
-            for s in Seller.objects.filter(marketplace=marketplace, external_id__in=seller_refs)
-        }
-        existing = {
-            s.external_id: s
-            for s in Shipment.objects.filter(
-                marketplace=marketplace, external_id__in={i["external_id"] for i in items}
-            )
-        }
+        sellers = sellers_by_ref(marketplace=marketplace, items=items)
+        existing = by_external_id(
+            Shipment.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
+        )
         in_force = policies_in_force(
             seller_ids={s.pk for s in sellers.values()}
             | {i["seller"].pk for i in items if isinstance(i["seller"], Seller)}
@@ -281,17 +284,14 @@ def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) 
     """
 
     def write():
-        refs = {i["shipment"] for i in items if not isinstance(i["shipment"], Shipment)}
-        shipments = {
-            s.external_id: s
-            for s in Shipment.objects.filter(marketplace=marketplace, external_id__in=refs)
-        }
-        existing = {
-            e.external_id: e
-            for e in ShipmentEvent.objects.filter(
-                marketplace=marketplace, external_id__in={i["external_id"] for i in items}
-            )
-        }
+        shipments = by_external_id(
+            Shipment.objects,
+            marketplace=marketplace,
+            ids=(i["shipment"] for i in items if not isinstance(i["shipment"], Shipment)),
+        )
+        existing = by_external_id(
+            ShipmentEvent.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
+        )
         results, new, fees = [], {}, {}
         for item in items:
             external_id = item["external_id"]

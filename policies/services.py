@@ -19,8 +19,10 @@ from policies.ingest import (
     ERROR,
     UNCHANGED,
     ItemResult,
+    by_external_id,
     differing_fields,
     field_errors,
+    sellers_by_ref,
     sellers_upsert_bulk,
     shipment_events_record_bulk,
     shipments_record_bulk,
@@ -354,18 +356,12 @@ def policies_enrol_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[
     Enrolment is rare next to shipments, so each item goes through
     `policy_enrol` in its own savepoint: a refused item leaves the others.
     """
-    sellers = {
-        s.external_id: s
-        for s in Seller.objects.filter(
-            marketplace=marketplace, external_id__in={i["seller"] for i in items}
-        )
-    }
-    existing = {
-        p.external_id: p
-        for p in Policy.objects.filter(
-            marketplace=marketplace, external_id__in={i["external_id"] for i in items}
-        ).select_related("seller", "product_version__product")
-    }
+    sellers = sellers_by_ref(marketplace=marketplace, items=items)
+    existing = by_external_id(
+        Policy.objects.select_related("seller", "product_version__product"),
+        marketplace=marketplace,
+        ids=(i["external_id"] for i in items),
+    )
     results = []
     for item in items:
         external_id = item["external_id"]

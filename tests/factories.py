@@ -27,6 +27,8 @@ from claims.models import (
     Payout,
     ReconciliationRun,
     Recovery,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 from claims.services import event_key
 from policies.choices import COVER_BY_PERIL, Cover, Peril, PolicyStatus, PremiumBasis
@@ -355,3 +357,28 @@ class DiscrepancyFactory(factory.django.DjangoModelFactory):
     run = factory.SubFactory(ReconciliationRunFactory)
     compensation = factory.SubFactory(CompensationFactory)
     kind = DiscrepancyKind.NO_CLAIM
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    claim = factory.SubFactory(ClaimFactory)
+    marketplace = factory.SelfAttribute("claim.marketplace")
+    event = "claim.status_changed"
+    url = "http://127.0.0.1:9/hook"
+    payload = factory.LazyAttribute(
+        lambda o: {"event": o.event, "claim": o.claim.number, "from": "draft", "to": "submitted"}
+    )
+    next_attempt_at = factory.LazyFunction(timezone.now)
+
+
+class WebhookAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookAttempt
+
+    delivery = factory.SubFactory(WebhookDeliveryFactory)
+    at = factory.LazyFunction(timezone.now)
+    status_code = 500
+    error = "HTTP 500"
+    duration_ms = 12

@@ -22,6 +22,7 @@ def demo_rows():
     factories.ShipmentEventFactory(shipment=claim.shipment)
     factories.MarketplaceApiKeyFactory(marketplace=claim.marketplace)
     factories.PolicyTransitionFactory(policy=claim.policy)
+    factories.WebhookAttemptFactory(delivery__claim=claim)
     return claim
 
 
@@ -40,6 +41,7 @@ ADMIN_MODELS = [
     "claims_recovery",
     "claims_reconciliationrun",
     "claims_document",
+    "claims_webhookdelivery",
 ]
 
 

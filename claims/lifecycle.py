@@ -29,7 +29,7 @@ from claims.selectors import (
     policy_lock,
     policy_usage,
 )
-from claims.tasks import claim_pay_task, claim_triage_task
+from claims.tasks import claim_pay_task, claim_triage_task, claims_triage_task
 from claims.webhooks import webhook_status_changed
 from policies.actors import Actor
 from policies.calendar import add_working_days, working_days_between
@@ -240,10 +240,13 @@ def claim_submit(*, claim_id: int, actor: Actor) -> Claim:
     return claim
 
 
-def claim_submitted(*, claim: Claim, at: dt.datetime) -> None:
-    """Send what follows a submission: the webhook now, triage after the commit."""
-    webhook_status_changed(claim=claim, source=ClaimStatus.DRAFT, at=at)
-    transaction.on_commit(lambda: claim_triage_task.delay(claim_id=claim.pk))
+def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
+    """Send what follows a submission: the webhooks now, one triage task after the commit."""
+    for claim in claims:
+        webhook_status_changed(claim=claim, source=ClaimStatus.DRAFT, at=at)
+    ids = [claim.pk for claim in claims]
+    if ids:
+        transaction.on_commit(lambda: claims_triage_task.delay(claim_ids=ids))
 
 
 @transaction.atomic

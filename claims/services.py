@@ -84,6 +84,7 @@ def claims_file_many(
         today, now = timezone.localdate(), timezone.now()
         shipment_ids = {spec.shipment.pk for spec in specs}
         policies = covering_policies(seller_ids={spec.seller.pk for spec in specs})
+        marketplaces = Marketplace.objects.in_bulk({spec.shipment.marketplace_id for spec in specs})
         taken = set(
             Claim.objects.filter(shipment_id__in=shipment_ids).values_list("shipment_id", "peril")
         )
@@ -117,7 +118,7 @@ def claims_file_many(
             taken.add((spec.shipment.pk, spec.peril))
             claim = Claim(
                 number=new_reference("CL"),
-                marketplace_id=spec.shipment.marketplace_id,
+                marketplace=marketplaces[spec.shipment.marketplace_id],
                 external_id=spec.external_id,
                 seller=spec.seller,
                 policy=policy,
@@ -164,8 +165,7 @@ def claims_file_many(
                 claim=claim, matched_at=now
             )
         if submit:
-            for claim in claims:
-                lifecycle.claim_submitted(claim=claim, at=now)
+            lifecycle.claims_submitted(claims=claims, at=now)
         return answers
 
     try:

@@ -20,6 +20,16 @@ def claim_triage_task(*, claim_id: int) -> str:
 
 
 @shared_task(acks_late=True)
+def claims_triage_task(*, claim_ids: list[int]) -> int:
+    """Triage the claims filed together; each in its own transaction, safe to repeat."""
+    from claims.lifecycle import claim_triage
+
+    for claim_id in claim_ids:
+        claim_triage(claim_id=claim_id)
+    return len(claim_ids)
+
+
+@shared_task(acks_late=True)
 def claim_pay_task(*, claim_id: int) -> str:
     """Pay a straight-through approval; a claim paid or changed meanwhile is left alone."""
     from claims.choices import ClaimStatus

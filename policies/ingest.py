@@ -274,6 +274,19 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
     return with_retry_on_race(write)
 
 
+EVENT_SHIPMENT_FIELDS = (
+    "marketplace_id",
+    "external_id",
+    "seller_id",
+    "policy_id",
+    "order_id",
+    "category",
+    "declared_value",
+    "shipped_at",
+    "reverse_logistics_fee",
+)
+
+
 def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
     """Store shipment events; keep a reverse leg's fee on its shipment too.
 
@@ -284,8 +297,9 @@ def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) 
     """
 
     def write():
+        # What events and the claims they open read of a shipment, and no more.
         shipments = by_external_id(
-            Shipment.objects,
+            Shipment.objects.only(*EVENT_SHIPMENT_FIELDS),
             marketplace=marketplace,
             ids=(i["shipment"] for i in items if not isinstance(i["shipment"], Shipment)),
         )

@@ -367,15 +367,30 @@ class ReconciliationRun(models.Model):
     recoveries_raised = models.PositiveIntegerField(_("recoveries raised"), default=0)
     discrepancies_found = models.PositiveIntegerField(_("discrepancies"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # The records of a run are those with an id up to `upper_bound`; `cursor` is
+    # the last id done, so a run interrupted anywhere resumes where it stopped.
+    upper_bound = models.BigIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("reconciliation run")
         verbose_name_plural = _("reconciliation runs")
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"],
+                condition=Q(state="running"),
+                name="reconciliation_one_running",
+            )
+        ]
 
     def __str__(self):
         return f"#{self.pk} · {self.get_state_display()}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.processed / self.total))
 
 
 class MarketplaceCompensation(models.Model):

@@ -29,8 +29,7 @@ def claims_triage_task(*, claim_ids: list[int]) -> int:
     return len(claim_ids)
 
 
-@shared_task(acks_late=True)
-def claim_pay_task(*, claim_id: int) -> str:
+def _pay_approved(claim_id: int) -> str:
     """Pay a straight-through approval; a claim paid or changed meanwhile is left alone."""
     from claims.choices import ClaimStatus
     from claims.lifecycle import claim_pay
@@ -46,6 +45,18 @@ def claim_pay_task(*, claim_id: int) -> str:
         # Left approved for an adjuster to settle by hand, with the reason logged.
         logger.warning("claim %s not paid automatically: %s", claim_id, exc)
         return exc.code
+
+
+@shared_task(acks_late=True)
+def claim_pay_task(*, claim_id: int) -> str:
+    return _pay_approved(claim_id)
+
+
+@shared_task(acks_late=True)
+def claims_pay_task(*, claim_ids: list[int]) -> int:
+    for claim_id in claim_ids:
+        _pay_approved(claim_id)
+    return len(claim_ids)
 
 
 @shared_task(acks_late=True)
@@ -83,7 +94,29 @@ def webhook_deliver_task(self, *, delivery_id: int) -> str:
 def webhooks_retry_due_task() -> int:
     from claims.webhooks import webhook_attempt, webhooks_due
 
-    due = webhooks_due(now=timezone.now())
-    for delivery_id in due:
-        webhook_attempt(delivery_id=delivery_id)
-    return len(due)
+    attempted = 0
+    while due := webhooks_due(now=timezone.now()):
+        for delivery_id in due:
+            webhook_attempt(delivery_id=delivery_id)
+        attempted += len(due)
+    return attempted
+
+
+@shared_task(acks_late=True)
+def reconciliation_run_task(*, run_id: int) -> str:
+    """Run (or resume) a reconciliation; a redelivered task continues from the run's cursor."""
+    from claims.reconciliation import reconciliation_fail, reconciliation_run
+
+    try:
+        return reconciliation_run(run_id=run_id).state
+    except Exception as exc:
+        reconciliation_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@shared_task(acks_late=True)
+def reconciliation_nightly_task() -> int:
+    from claims.reconciliation import reconciliation_run, reconciliation_start
+
+    run = reconciliation_start(trigger="schedule")
+    return reconciliation_run(run_id=run.pk).pk

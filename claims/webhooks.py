@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from claims.models import Claim, WebhookAttempt, WebhookDelivery, WebhookStatus
-from claims.tasks import webhook_deliver_task
+from claims.tasks import webhook_deliver_task, webhooks_retry_due_task
 
 EVENT_STATUS_CHANGED = "claim.status_changed"
 TIMEOUT_SECONDS = 5
@@ -58,6 +58,44 @@ def webhook_status_changed(*, claim: Claim, source: str, at: dt.datetime) -> Web
     )
     transaction.on_commit(lambda: webhook_deliver_task.delay(delivery_id=delivery.pk))
     return delivery
+
+
+def webhooks_status_changed_many(*, changes: list[tuple[int, str, str]], at: dt.datetime) -> int:
+    """Queue notifications for many claims' transitions (claim id, from, to) at once.
+
+    Used where claims move in bulk (filing, reconciliation): one insert, and
+    one task after the commit sends whatever is due.
+    """
+    ids = [claim_id for claim_id, _source, _target in changes]
+    claims = {
+        row[0]: row
+        for row in Claim.objects.filter(pk__in=ids)
+        .exclude(marketplace__webhook_url="")
+        .values_list("pk", "number", "payable_amount", "marketplace_id", "marketplace__webhook_url")
+    }
+    deliveries = [
+        WebhookDelivery(
+            marketplace_id=claims[claim_id][3],
+            claim_id=claim_id,
+            event=EVENT_STATUS_CHANGED,
+            url=claims[claim_id][4],
+            next_attempt_at=at,
+            payload={
+                "event": EVENT_STATUS_CHANGED,
+                "claim": claims[claim_id][1],
+                "from": source,
+                "to": target,
+                "payable": str(claims[claim_id][2]),
+                "at": at.isoformat(),
+            },
+        )
+        for claim_id, source, target in changes
+        if claim_id in claims
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries, batch_size=5000)
+    if deliveries:
+        transaction.on_commit(webhooks_retry_due_task.delay)
+    return len(deliveries)
 
 
 def _post(*, url: str, body: bytes, headers: dict) -> int:

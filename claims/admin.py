@@ -1,5 +1,13 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
+from claims.csv_import import compensations_import_csv
 from claims.models import (
     Claim,
     ClaimMessage,
@@ -14,8 +22,12 @@ from claims.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from claims.reconciliation import reconciliation_start
 from claims.selectors import claims_with_money
+from claims.tasks import reconciliation_run_task
 from policies.admin import ReadOnlyInline, ViewOnlyAdmin
+from policies.errors import DomainError
+from policies.models import Marketplace
 
 
 class ClaimTransitionInline(ReadOnlyInline):
@@ -106,6 +118,17 @@ class ClaimAdmin(ViewOnlyAdmin):
         return claims_with_money(super().get_queryset(request))
 
 
+class CompensationUploadForm(forms.Form):
+    marketplace = forms.ModelChoiceField(queryset=Marketplace.objects.all(), label=_("Marketplace"))
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "Columns: external_id, seller, shipment, reason, amount, paid_on; UTF-8; "
+            "comma or semicolon; decimal comma accepted."
+        ),
+    )
+
+
 @admin.register(MarketplaceCompensation)
 class MarketplaceCompensationAdmin(ViewOnlyAdmin):
     list_display = ["external_id", "marketplace", "seller", "shipment_external_id", "reason"]
@@ -113,6 +136,53 @@ class MarketplaceCompensationAdmin(ViewOnlyAdmin):
     list_filter = ["marketplace", "reason", "source"]
     list_select_related = ["marketplace", "seller", "claim"]
     search_fields = ["external_id", "shipment_external_id", "seller__legal_name"]
+    change_list_template = "admin/claims/marketplacecompensation/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="claims_marketplacecompensation_upload",
+            ),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request):
+        if not request.user.has_perm("claims.add_marketplacecompensation"):
+            raise PermissionDenied
+        form = CompensationUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = compensations_import_csv(
+                    marketplace=form.cleaned_data["marketplace"],
+                    stream=form.cleaned_data["file"],
+                )
+            except DomainError as exc:
+                form.add_error("file", exc.message)
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "%(rows)s rows: %(created)s new, %(unchanged)s already known, %(failed)s rejected."
+                    )
+                    % report.__dict__,
+                    messages.SUCCESS if not report.failed else messages.WARNING,
+                )
+                for line, message in report.errors[:20]:
+                    self.message_user(
+                        request,
+                        _("Line %(line)s: %(message)s") % {"line": line, "message": message},
+                        messages.WARNING,
+                    )
+                return redirect("admin:claims_marketplacecompensation_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": _("Upload a compensation CSV"),
+        }
+        return TemplateResponse(request, "admin/claims/upload_compensations.html", context)
 
 
 @admin.register(Payout)
@@ -138,9 +208,49 @@ class DiscrepancyInline(ReadOnlyInline):
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ViewOnlyAdmin):
-    list_display = ["pk", "state", "trigger", "started_at", "finished_at", "matched", "unmatched"]
-    list_filter = ["state"]
+    list_display = [
+        "pk",
+        "state",
+        "progress",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "total",
+        "matched",
+        "unmatched",
+        "claims_released",
+        "recoveries_raised",
+        "discrepancies_found",
+    ]
+    list_filter = ["state", "trigger"]
+    readonly_fields = ["progress"]
     inlines = [DiscrepancyInline]
+    change_list_template = "admin/claims/reconciliationrun/change_list.html"
+
+    @admin.display(description=_("progress"))
+    def progress(self, run):
+        return f"{run.percent} % ({run.processed:,} / {run.total:,})"
+
+    def get_urls(self):
+        return [
+            path(
+                "start/",
+                self.admin_site.admin_view(self.start_view),
+                name="claims_reconciliationrun_start",
+            ),
+            *super().get_urls(),
+        ]
+
+    def start_view(self, request):
+        if request.method != "POST" or not request.user.has_perm("claims.add_reconciliationrun"):
+            raise PermissionDenied
+        run = reconciliation_start(trigger="admin", user=request.user)
+        transaction.on_commit(lambda: reconciliation_run_task.delay(run_id=run.pk))
+        self.message_user(
+            request,
+            _("Reconciliation run #%(run)s started; its progress shows here.") % {"run": run.pk},
+        )
+        return redirect("admin:claims_reconciliationrun_changelist")
 
 
 @admin.register(Document)

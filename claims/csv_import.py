@@ -1,0 +1,219 @@
+"""Import of the marketplace's compensation export (CSV), streamed and idempotent.
+
+Columns are found by header name, with synonyms, never by position: external
+id, marketplace seller id, shipment external id, reason, amount, paid date.
+UTF-8 with or without BOM; comma or semicolon; decimal comma accepted. Every
+bad row is reported with its line number and reason; good rows are kept; a
+second import of the same file changes nothing.
+"""
+
+import codecs
+import csv
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import BinaryIO
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from claims.choices import CompensationReason, CompensationSource
+from claims.services import compensations_record_bulk
+from policies.errors import DomainError
+from policies.ingest import CREATED, ERROR
+from policies.models import Marketplace
+
+CHUNK = 5000
+MAX_ERRORS_KEPT = 1000
+
+HEADERS = {
+    "external_id": ("external_id", "id", "compensation_id", "номер", "id компенсации", "rrd_id"),
+    "seller": ("seller", "seller_id", "marketplace_seller_id", "продавец", "id продавца"),
+    "shipment": ("shipment", "shipment_id", "shipment_external_id", "srid", "отправление"),
+    "reason": ("reason", "причина", "основание"),
+    "amount": ("amount", "сумма", "сумма компенсации"),
+    "paid_on": ("paid_on", "paid_date", "date", "дата", "дата выплаты"),
+}
+REASON_SYNONYMS = {
+    "утрата": CompensationReason.LOSS,
+    "потеря": CompensationReason.LOSS,
+    "повреждение": CompensationReason.DAMAGE,
+    "брак": CompensationReason.DEFECT,
+    "подмена": CompensationReason.SUBSTITUTION,
+    "транспортные расходы": CompensationReason.TRANSPORT_COSTS,
+    "прочее": CompensationReason.OTHER,
+}
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def error(self, line: int, message: str) -> None:
+        self.failed += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append((line, message))
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"\s+", " ", name.strip().strip('"').lower())
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    """Return each field's column index, or raise naming the columns not found."""
+    positions = {_normal(name): index for index, name in enumerate(header)}
+    columns, missing = {}, []
+    for name, synonyms in HEADERS.items():
+        index = next((positions[s] for s in synonyms if s in positions), None)
+        if index is None:
+            missing.append(name)
+        else:
+            columns[name] = index
+    if missing:
+        raise DomainError(
+            "invalid_file",
+            _("The file has no column for: %(columns)s. Expected headers such as %(examples)s.")
+            % {
+                "columns": ", ".join(missing),
+                "examples": ", ".join(HEADERS[name][0] for name in missing),
+            },
+        )
+    return columns
+
+
+def parse_amount(raw: str) -> Decimal:
+    text = raw.replace("\u00a0", "").replace(" ", "").replace("₽", "").strip()
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    value = Decimal(text)
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise InvalidOperation
+    return value
+
+
+def parse_date(raw: str) -> dt.date:
+    text = raw.strip()
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def parse_reason(raw: str) -> str:
+    text = _normal(raw)
+    if text in CompensationReason.values:
+        return text
+    if text in REASON_SYNONYMS:
+        return REASON_SYNONYMS[text]
+    raise ValueError(text)
+
+
+def _rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, cells), decoding UTF-8 (BOM or not) and sniffing the delimiter."""
+    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
+    first = text.readline()
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    yield 1, next(csv.reader([first], delimiter=delimiter), [])
+    reader = csv.reader(text, delimiter=delimiter)
+    for cells in reader:
+        yield reader.line_num + 1, cells
+
+
+def _parse(line: int, cells: list[str], columns: dict[str, int]) -> tuple[dict, list[str]]:
+    problems, item = [], {}
+    for name, index in columns.items():
+        raw = cells[index] if index < len(cells) else ""
+        if not raw.strip():
+            problems.append(_("%(column)s is empty") % {"column": name})
+            continue
+        try:
+            if name == "amount":
+                item[name] = parse_amount(raw)
+            elif name == "paid_on":
+                item[name] = parse_date(raw)
+            elif name == "reason":
+                item[name] = parse_reason(raw)
+            elif len(raw.strip()) > 64:
+                raise ValueError(raw)
+            else:
+                item[name] = raw.strip()
+        except (ValueError, InvalidOperation):
+            problems.append(
+                _("%(column)s is not valid: %(value)r") % {"column": name, "value": raw}
+            )
+    return item, problems
+
+
+def compensations_import_csv(
+    *,
+    marketplace: Marketplace,
+    stream: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import a compensation CSV in chunks of rows, each chunk in its own transaction."""
+    report = ImportReport()
+    rows = _rows(stream)
+    try:
+        _first_line, header = next(rows)
+        columns = _columns(header)
+        batch: list[tuple[int, dict]] = []
+        for line, cells in rows:
+            if not any(cell.strip() for cell in cells):
+                continue
+            report.rows += 1
+            item, problems = _parse(line, cells, columns)
+            if problems:
+                report.error(line, "; ".join(problems))
+            else:
+                batch.append((line, item))
+            if len(batch) >= CHUNK:
+                _store(marketplace, batch, report)
+                batch = []
+                if progress:
+                    progress(report.rows)
+        _store(marketplace, batch, report)
+    except StopIteration:
+        raise DomainError("invalid_file", _("The file is empty.")) from None
+    except UnicodeDecodeError as exc:
+        raise DomainError(
+            "invalid_file",
+            _("The file is not UTF-8 text (byte %(position)s): save it as CSV UTF-8.")
+            % {"position": exc.start},
+        ) from exc
+    except csv.Error as exc:
+        raise DomainError("invalid_file", _("The file is not a readable CSV: %s") % exc) from exc
+    if progress:
+        progress(report.rows)
+    report.errors.sort()
+    return report
+
+
+def _store(marketplace: Marketplace, batch: list[tuple[int, dict]], report: ImportReport) -> None:
+    if not batch:
+        return
+    with transaction.atomic():
+        results = compensations_record_bulk(
+            marketplace=marketplace,
+            items=[item for _, item in batch],
+            source=CompensationSource.CSV,
+        )
+    for (line, _item), result in zip(batch, results, strict=True):
+        if result.status == CREATED:
+            report.created += 1
+        elif result.status == ERROR:
+            report.error(
+                line,
+                "; ".join(
+                    f"{name}: {' '.join(map(str, msgs))}" for name, msgs in result.errors.items()
+                ),
+            )
+        else:
+            report.unchanged += 1

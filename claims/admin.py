@@ -161,14 +161,12 @@ class MarketplaceCompensationAdmin(ViewOnlyAdmin):
             except DomainError as exc:
                 form.add_error("file", exc.message)
             else:
-                self.message_user(
-                    request,
-                    _(
-                        "%(rows)s rows: %(created)s new, %(unchanged)s already known, %(failed)s rejected."
-                    )
-                    % report.__dict__,
-                    messages.SUCCESS if not report.failed else messages.WARNING,
+                summary = _(
+                    "%(rows)s rows: %(created)s new, %(unchanged)s already known, "
+                    "%(failed)s rejected."
                 )
+                level = messages.WARNING if report.failed else messages.SUCCESS
+                self.message_user(request, summary % report.__dict__, level)
                 for line, message in report.errors[:20]:
                     self.message_user(
                         request,

@@ -30,7 +30,7 @@ from claims.selectors import (
     policy_usage,
 )
 from claims.tasks import claim_pay_task, claim_triage_task, claims_pay_task, claims_triage_task
-from claims.webhooks import webhook_status_changed, webhooks_status_changed_many
+from claims.webhooks import StatusChange, webhook_status_changed, webhooks_status_changed_many
 from policies.actors import Actor
 from policies.calendar import add_working_days, working_days_between
 from policies.choices import ActorKind
@@ -242,21 +242,29 @@ def claim_submit(*, claim_id: int, actor: Actor) -> Claim:
 
 def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
     """Send what follows a submission: the webhooks, and one triage task after the commit."""
-    ids = [claim.pk for claim in claims]
     webhooks_status_changed_many(
-        changes=[(pk, ClaimStatus.DRAFT, ClaimStatus.SUBMITTED) for pk in ids], at=at
+        changes=[
+            StatusChange(
+                claim_id=c.pk,
+                number=c.number,
+                payable=c.payable_amount,
+                marketplace_id=c.marketplace_id,
+                source=ClaimStatus.DRAFT,
+                target=ClaimStatus.SUBMITTED,
+            )
+            for c in claims
+        ],
+        at=at,
     )
+    ids = [claim.pk for claim in claims]
     if ids:
         transaction.on_commit(lambda: claims_triage_task.delay(claim_ids=ids))
 
 
-def claims_released(*, released: list[tuple[int, str]], at: dt.datetime) -> None:
+def claims_released(*, released: list[StatusChange], at: dt.datetime) -> None:
     """Send what follows a bulk release: the webhooks, and payment of the approved ones."""
-    webhooks_status_changed_many(
-        changes=[(pk, ClaimStatus.AWAITING_COMPENSATION, target) for pk, target in released],
-        at=at,
-    )
-    approved = [pk for pk, target in released if target == ClaimStatus.APPROVED]
+    webhooks_status_changed_many(changes=released, at=at)
+    approved = [c.claim_id for c in released if c.target == ClaimStatus.APPROVED]
     for start in range(0, len(approved), 1000):
         part = approved[start : start + 1000]
         transaction.on_commit(lambda part=part: claims_pay_task.delay(claim_ids=part))

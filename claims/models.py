@@ -42,21 +42,39 @@ def _has_no_payout(instance: "Claim") -> bool:
 
 class Claim(ConcurrentTransitionMixin, models.Model):
     number = models.CharField(_("number"), max_length=32, unique=True)
+    # Foreign keys led by a composite index or constraint need no index of their own:
+    # every index is rewritten by the bulk updates of reconciliation.
     marketplace = models.ForeignKey(
-        Marketplace, verbose_name=_("marketplace"), on_delete=models.PROTECT, related_name="+"
+        Marketplace,
+        verbose_name=_("marketplace"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     # NULL, not "", for claims filed in the UI: the unique constraint ignores NULLs.
     external_id = models.CharField(  # noqa: DJ001
         _("external id"), max_length=64, null=True, blank=True
     )
     seller = models.ForeignKey(
-        Seller, verbose_name=_("seller"), on_delete=models.PROTECT, related_name="claims"
+        Seller,
+        verbose_name=_("seller"),
+        on_delete=models.PROTECT,
+        related_name="claims",
+        db_index=False,
     )
     policy = models.ForeignKey(
-        Policy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="claims"
+        Policy,
+        verbose_name=_("policy"),
+        on_delete=models.PROTECT,
+        related_name="claims",
+        db_index=False,
     )
     shipment = models.ForeignKey(
-        Shipment, verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="claims"
+        Shipment,
+        verbose_name=_("shipment"),
+        on_delete=models.PROTECT,
+        related_name="claims",
+        db_index=False,
     )
     cover = models.CharField(_("cover"), max_length=32, choices=Cover.choices)
     peril = models.CharField(_("peril"), max_length=16, choices=Peril.choices)

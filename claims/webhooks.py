@@ -11,6 +11,8 @@ import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from claims.models import Claim, WebhookAttempt, WebhookDelivery, WebhookStatus
 from claims.tasks import webhook_deliver_task, webhooks_retry_due_task
+from policies.models import Marketplace
 
 EVENT_STATUS_CHANGED = "claim.status_changed"
 TIMEOUT_SECONDS = 5
@@ -60,37 +63,45 @@ def webhook_status_changed(*, claim: Claim, source: str, at: dt.datetime) -> Web
     return delivery
 
 
-def webhooks_status_changed_many(*, changes: list[tuple[int, str, str]], at: dt.datetime) -> int:
-    """Queue notifications for many claims' transitions (claim id, from, to) at once.
+@dataclass(frozen=True)
+class StatusChange:
+    claim_id: int
+    number: str
+    payable: Decimal
+    marketplace_id: int
+    source: str
+    target: str
 
-    Used where claims move in bulk (filing, reconciliation): one insert, and
-    one task after the commit sends whatever is due.
+
+def webhooks_status_changed_many(*, changes: list[StatusChange], at: dt.datetime) -> int:
+    """Queue notifications for many claims' transitions at once.
+
+    Used where claims move in bulk (filing, reconciliation): one query for the
+    endpoints, one insert, and one task after the commit sends what is due.
     """
-    ids = [claim_id for claim_id, _source, _target in changes]
-    claims = {
-        row[0]: row
-        for row in Claim.objects.filter(pk__in=ids)
-        .exclude(marketplace__webhook_url="")
-        .values_list("pk", "number", "payable_amount", "marketplace_id", "marketplace__webhook_url")
-    }
+    endpoints = dict(
+        Marketplace.objects.filter(pk__in={c.marketplace_id for c in changes})
+        .exclude(webhook_url="")
+        .values_list("pk", "webhook_url")
+    )
     deliveries = [
         WebhookDelivery(
-            marketplace_id=claims[claim_id][3],
-            claim_id=claim_id,
+            marketplace_id=change.marketplace_id,
+            claim_id=change.claim_id,
             event=EVENT_STATUS_CHANGED,
-            url=claims[claim_id][4],
+            url=endpoints[change.marketplace_id],
             next_attempt_at=at,
             payload={
                 "event": EVENT_STATUS_CHANGED,
-                "claim": claims[claim_id][1],
-                "from": source,
-                "to": target,
-                "payable": str(claims[claim_id][2]),
+                "claim": change.number,
+                "from": change.source,
+                "to": change.target,
+                "payable": str(change.payable),
                 "at": at.isoformat(),
             },
         )
-        for claim_id, source, target in changes
-        if claim_id in claims
+        for change in changes
+        if change.marketplace_id in endpoints
     ]
     WebhookDelivery.objects.bulk_create(deliveries, batch_size=5000)
     if deliveries:

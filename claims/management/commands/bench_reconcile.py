@@ -1,0 +1,201 @@
+"""Benchmark: the real reconciliation task over a million compensation records.
+
+Builds, with set-based SQL on PostgreSQL, shipments with cargo claims (most
+waiting for compensation, some paid) and compensation records (about 70 %
+matching a claim, some duplicates, some late for paid claims, the rest for
+unknown shipments); times a bare hand-written matching UPDATE as the floor
+(rolled back), then runs the reconciliation task and prints seconds, rows/s
+and the peak RSS. Queued follow-ups (payments) go to a broker, not run here.
+"""
+
+import datetime as dt
+import os
+import resource
+import secrets
+import time
+
+from celery import current_app
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from claims.models import Payout
+from claims.reconciliation import T, reconciliation_start
+from claims.tasks import reconciliation_run_task
+from policies.actors import Actor
+from policies.ingest import sellers_upsert_bulk
+from policies.models import Marketplace, Product
+from policies.services import policy_enrol
+
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+SELLERS = 100
+# The bench marketplace's policies numbered 0…SELLERS-1, to spread rows over them.
+POLICIES = (
+    f"SELECT id, seller_id, row_number() OVER (ORDER BY id) - 1 AS k FROM {T['policy']}"
+    " WHERE marketplace_id = %(mp)s"
+)
+
+
+class Command(BaseCommand):
+    help = "Measure reconciliation of --rows compensation records on PostgreSQL."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rows", type=int, default=1_000_000)
+
+    def handle(self, *args, rows, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_reconcile measures PostgreSQL: set DATABASE_URL=postgres://…")
+        started = time.perf_counter()
+        marketplace = self._prepare(rows)
+        self.stdout.write(f"data prepared in {time.perf_counter() - started:.1f} s")
+        floor = self._floor(marketplace)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        current_app.conf.task_always_eager = False
+        current_app.conf.broker_url = BROKER
+        run = reconciliation_start(trigger="benchmark")
+        started = time.perf_counter()
+        reconciliation_run_task.apply(kwargs={"run_id": run.pk})
+        seconds = time.perf_counter() - started
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        run.refresh_from_db()
+        purged = current_app.control.purge() or 0
+        self.stdout.write(
+            "\n".join(
+                [
+                    f"records reconciled    {run.total:,} (run #{run.pk}, {run.state})",
+                    f"matched / unmatched   {run.matched:,} / {run.unmatched:,}",
+                    f"claims released       {run.claims_released:,}",
+                    f"recoveries raised     {run.recoveries_raised:,}",
+                    f"discrepancies         {run.discrepancies_found:,}",
+                    f"reconciliation        {seconds:.1f} s ({run.total / seconds:,.0f} rows/s)",
+                    f"peak RSS              {max(rss_before, rss_after) / 1024:.0f} MiB"
+                    f" (before the run {rss_before / 1024:.0f} MiB)",
+                    f"bare matching UPDATE  {floor:.1f} s (the floor)",
+                    f"ratio to the floor    {seconds / floor:.1f}x",
+                    f"follow-up tasks       {purged:,} queued and purged",
+                ]
+            )
+        )
+
+    def _prepare(self, rows: int) -> Marketplace:
+        code = f"rec{secrets.token_hex(3)}"
+        marketplace = Marketplace.objects.create(code=code, name=f"Reconciliation bench {code}")
+        product = Product.objects.filter(is_active=True).order_by("code").first()
+        if product is None:
+            raise CommandError("No product: run `manage.py seed_demo` first.")
+        results = sellers_upsert_bulk(
+            marketplace=marketplace,
+            items=[
+                {
+                    "external_id": f"{code}-seller-{n}",
+                    "legal_name": f"ООО «Бенч {n}»",
+                    "tax_id": "7708123450",
+                    "email": f"s{n}@example.com",
+                    "language": "ru",
+                }
+                for n in range(SELLERS)
+            ],
+        )
+        start = timezone.localdate() - dt.timedelta(days=60)
+        for result in results:
+            policy_enrol(
+                seller=result.obj, product_code=product.code, starts_on=start, actor=Actor.system()
+            )
+        now = timezone.now()
+        shipped = now - dt.timedelta(days=20)
+        event_day = timezone.localdate() - dt.timedelta(days=15)
+        params = {
+            "mp": marketplace.pk,
+            "code": code,
+            "n": rows,
+            "sellers": SELLERS,
+            "now": now,
+            "shipped": shipped,
+            "day": event_day,
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {T["ship"]} (marketplace_id, external_id, seller_id, policy_id,
+                    order_id, sku, category, declared_value, warehouse, pickup_point, fulfilment,
+                    shipped_at, reverse_logistics_fee, premium, created_at, updated_at)
+                SELECT %(mp)s, %(code)s || '-s' || g, pol.seller_id, pol.id,
+                    %(code)s || '-o' || g, 'SKU', 'Одежда', 1000 + (g %% 900) * 10, 'Коледино',
+                    'ПВЗ', 'marketplace', %(shipped)s, NULL, 14.00, %(now)s, %(now)s
+                FROM generate_series(1, %(n)s) g
+                JOIN ({POLICIES}) pol ON pol.k = g %% %(sellers)s
+                """,
+                params,
+            )
+            # Cargo claims: nine in ten wait for compensation, one in twenty is paid.
+            cursor.execute(
+                f"""
+                INSERT INTO {T["claim"]} (number, marketplace_id, external_id, seller_id,
+                    policy_id, shipment_id, cover, peril, event_date, event_key, source,
+                    description, status, flags, claimed_amount, assessed_amount,
+                    compensation_amount, deductible_amount, payable_amount, limit_applied,
+                    rejection_code, rejection_reason, submitted_at, status_changed_at,
+                    decided_at, sla_started_on, sla_paused_days, due_on, created_at, updated_at)
+                SELECT %(code)s || '-c' || s.id, s.marketplace_id, NULL, s.seller_id, s.policy_id,
+                    s.id, 'cargo', CASE WHEN s.id %% 2 = 0 THEN 'loss' ELSE 'damage' END,
+                    %(day)s, s.order_id || '|' || %(day)s, 'marketplace', '',
+                    CASE WHEN s.id %% 20 = 0 THEN 'paid' ELSE 'awaiting_compensation' END,
+                    '[]', s.declared_value, NULL, 0,
+                    CASE WHEN s.id %% 20 = 0 THEN 500 ELSE 0 END,
+                    CASE WHEN s.id %% 20 = 0 THEN s.declared_value - 500 ELSE 0 END, '',
+                    '', '', %(now)s, %(now)s, NULL, NULL, 0, NULL, %(now)s, %(now)s
+                FROM {T["ship"]} s WHERE s.marketplace_id = %(mp)s
+                """,
+                params,
+            )
+            cursor.execute(
+                f"""
+                INSERT INTO {Payout._meta.db_table} (claim_id, amount, paid_on, reference,
+                    created_at)
+                SELECT cl.id, cl.payable_amount, %(day)s, %(code)s || '-pay-' || cl.id, %(now)s
+                FROM {T["claim"]} cl WHERE cl.marketplace_id = %(mp)s AND cl.status = 'paid'
+                """,
+                params,
+            )
+            # Seven in ten records name a known shipment (those of paid claims arrive late),
+            # one in fifty repeats the record before it, the rest name unknown shipments.
+            cursor.execute(
+                f"""
+                INSERT INTO {T["comp"]} (marketplace_id, external_id, seller_id,
+                    shipment_external_id, shipment_id, reason, amount, paid_on, source, claim_id,
+                    matched_at, run_id, created_at)
+                SELECT %(mp)s, %(code)s || '-k' || g, pol.seller_id,
+                    CASE WHEN r %% 10 < 7 THEN %(code)s || '-s' || r
+                         ELSE %(code)s || '-unknown-' || r END,
+                    NULL, CASE WHEN r %% 2 = 0 THEN 'loss' ELSE 'damage' END,
+                    300 + (r %% 7) * 10, %(day)s, 'csv', NULL, NULL, NULL, %(now)s
+                FROM (SELECT g, g - (g %% 50 = 0)::int AS r FROM generate_series(1, %(n)s) g) x
+                JOIN ({POLICIES}) pol ON pol.k = r %% %(sellers)s
+                """,
+                params,
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        return marketplace
+
+    def _floor(self, marketplace: Marketplace) -> float:
+        """Time one hand-written matching UPDATE over the same rows, then roll it back."""
+        started = time.perf_counter()
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {T['comp']} AS c SET claim_id = cl.id"
+                    f" FROM {T['ship']} AS s, {T['claim']} AS cl"
+                    " WHERE c.marketplace_id = %s AND c.claim_id IS NULL"
+                    " AND s.marketplace_id = c.marketplace_id"
+                    " AND s.external_id = c.shipment_external_id AND cl.shipment_id = s.id",
+                    [marketplace.pk],
+                )
+                elapsed = time.perf_counter() - started
+                raise _Rollback
+        except _Rollback:
+            return elapsed
+
+
+class _Rollback(Exception):
+    pass

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -32,7 +34,7 @@ def adjuster(db):
 @pytest.fixture
 def senior(db):
     return factories.StaffFactory(
-        email="senior@test.local", group="Senior adjuster", authority_limit="1000000.00"
+        email="senior@test.local", group="Senior adjuster", authority_limit=Decimal("1000000.00")
     )
 
 

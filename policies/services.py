@@ -113,18 +113,19 @@ def product_version_copy(*, version: ProductVersion, effective_from: dt.date) ->
         .order_by("-version")
         .first()
     )
-    covers = list(version.covers.all())
-    version.pk = None
-    version._state.adding = True
-    version.version = latest.version + 1
-    version.effective_from = effective_from
-    version.full_clean()
-    version.save()
+    copy = ProductVersion.objects.get(pk=version.pk)
+    covers = list(copy.covers.all())
+    copy.pk = None
+    copy._state.adding = True
+    copy.version = latest.version + 1
+    copy.effective_from = effective_from
+    copy.full_clean()
+    copy.save()
     for cover in covers:
         cover.pk = None
-        cover.product_version = version
+        cover.product_version = copy
     CoverTerms.objects.bulk_create(covers)
-    return version
+    return copy
 
 
 def product_current_version(*, product: Product, on: dt.date) -> ProductVersion:

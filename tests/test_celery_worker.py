@@ -1,0 +1,100 @@
+"""A real Celery worker process takes a task from the real broker and runs the domain."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+from django.db import connection
+
+from claims.choices import ClaimStatus
+from claims.models import ClaimTransition
+from tests import factories
+
+BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "sellercover"
+
+
+def broker_reachable() -> bool:
+    try:
+        return redis.Redis.from_url(BROKER_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def test_a_worker_consumes_triage_from_the_broker():
+    if not broker_reachable():
+        pytest.skip(f"NO BROKER REACHABLE at {BROKER_URL}: the real-worker test did not run")
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "the worker process cannot open the in-memory SQLite test database; "
+            "this test runs in CI's PostgreSQL pass"
+        )
+    claim = factories.ClaimFactory(status=ClaimStatus.SUBMITTED)
+    producer = Celery(broker=BROKER_URL)
+    producer.conf.task_default_queue = QUEUE
+    producer.control.purge()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--queues",
+            QUEUE,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=info",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": BROKER_URL,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        producer.send_task(
+            "claims.tasks.claim_triage_task", kwargs={"claim_id": claim.pk}, queue=QUEUE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            claim.refresh_from_db()
+            if claim.status != ClaimStatus.SUBMITTED:
+                break
+            time.sleep(0.3)
+    finally:
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+
+    assert claim.status == ClaimStatus.AWAITING_COMPENSATION, output[-3000:]
+    triage = ClaimTransition.objects.get(claim=claim, transition="triage")
+    assert triage.actor_kind == "system"

@@ -1,0 +1,125 @@
+"""The management commands: demo data, API keys, reconciliation and the CSV import."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+
+from claims.choices import ClaimStatus
+from claims.models import Claim, MarketplaceCompensation, Recovery
+from policies.models import Marketplace, MarketplaceApiKey, User
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+LOGINS = [
+    "seller1@demo.local",
+    "seller2@demo.local",
+    "seller3@demo.local",
+    "adjuster@demo.local",
+    "senior@demo.local",
+    "underwriter@demo.local",
+]
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        model._meta.label: model.objects.count()
+        for app in ("policies", "claims")
+        for model in apps.get_app_config(app).get_models()
+    }
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+# On-commit work (triage, payment) runs as in production only outside a test transaction.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_seed_demo_loads_a_working_demo_and_a_second_run_changes_nothing(settings):
+    settings.DEBUG = True
+
+    first = seed()
+    counts = row_counts()
+    second = seed()
+
+    assert row_counts() == counts
+    assert {code for code in Marketplace.objects.values_list("code", flat=True)} >= {"wb", "ozon"}
+    for email in LOGINS:
+        assert User.objects.get(email=email).check_password("demo-pass-2026")
+        assert email in first
+    assert set(Claim.objects.values_list("status", flat=True)) == set(ClaimStatus.values)
+    assert MarketplaceCompensation.objects.exists()
+    assert Recovery.objects.exists()
+    key = first.split("API key of marketplace wb: ")[1].split()[0]
+    assert MarketplaceApiKey.objects.get_from_key(key).marketplace.code == "wb"
+    assert f"API key of marketplace wb: {key}" in second
+
+
+def test_seed_demo_refuses_to_run_with_debug_off(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    assert not Marketplace.objects.exists()
+
+
+def test_create_api_key_prints_a_key_stored_only_as_a_hash():
+    factories.MarketplaceFactory(code="wb")
+    out = io.StringIO()
+
+    call_command("create_api_key", "wb", stdout=out)
+
+    key = out.getvalue().strip()
+    assert MarketplaceApiKey.objects.is_valid(key)
+    stored = MarketplaceApiKey.objects.get()
+    assert key.split(".")[1] not in stored.hashed_key
+
+
+def test_create_api_key_for_an_unknown_marketplace_names_the_known_ones():
+    factories.MarketplaceFactory(code="wb")
+
+    with pytest.raises(CommandError, match="wb"):
+        call_command("create_api_key", "nope", stdout=io.StringIO())
+
+
+def test_reconcile_counts_a_compensation_on_its_claim_and_prints_the_counts():
+    claim = factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW)
+    factories.CompensationFactory(
+        shipment=None,
+        shipment_external_id=claim.shipment.external_id,
+        seller=claim.seller,
+        marketplace=claim.marketplace,
+    )
+    out = io.StringIO()
+
+    call_command("reconcile", stdout=out)
+
+    claim.refresh_from_db()
+    assert claim.compensation_amount == 4000
+    assert "matched            1" in out.getvalue()
+
+
+def test_import_compensations_reports_bad_lines_and_keeps_good_ones(tmp_path: Path):
+    shipment = factories.ShipmentFactory(policy__seller__marketplace__code="wb")
+    path = tmp_path / "compensations.csv"
+    path.write_text(
+        "\ufeffexternal_id;seller;shipment;reason;amount;paid_on\n"
+        f"c-1;{shipment.seller.external_id};{shipment.external_id};loss;1 234,50;20.11.2026\n"
+        f"c-2;{shipment.seller.external_id};{shipment.external_id};bogus;10;2026-11-20\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+
+    call_command("import_compensations", "wb", str(path), stdout=out, stderr=io.StringIO())
+    call_command("import_compensations", "wb", str(path), stdout=out, stderr=io.StringIO())
+
+    record = MarketplaceCompensation.objects.get()
+    assert (record.external_id, str(record.amount)) == ("c-1", "1234.50")
+    assert "line 3: reason is not valid" in out.getvalue()
+    assert "created 0, unchanged 1, rejected 1" in out.getvalue()

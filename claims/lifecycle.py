@@ -195,7 +195,8 @@ def claim_flags(
 
 def _route(*, claim: Claim, name: str, today: dt.date) -> None:
     """Triage or release the claim to where its flags and payable send it."""
-    known = _compensation_known(claim, today)
+    # Releasing takes the compensation as known: paid, or zero once the wait is over.
+    known = name == "release" or _compensation_known(claim, today)
     claim.flags = claim_flags(claim=claim, today=today, compensation_known=known)
     calc = claim_recalculate(claim=claim)
     target = triage_target(

@@ -47,7 +47,7 @@ def test_a_worker_consumes_triage_from_the_broker():
             "this test runs in CI's PostgreSQL pass"
         )
     claim = factories.ClaimFactory(status=ClaimStatus.SUBMITTED)
-    producer = Celery(broker=BROKER_URL)
+    producer = Celery(broker=BROKER_URL, set_as_current=False)
     producer.conf.task_default_queue = QUEUE
     producer.control.purge()
     worker = subprocess.Popen(

@@ -275,7 +275,7 @@ class Command(BaseCommand):
     def _purge_broker(self) -> int:
         from celery import Celery
 
-        app = Celery(broker=BENCH_BROKER_URL)
+        app = Celery(broker=BENCH_BROKER_URL, set_as_current=False)
         app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
         return app.control.purge() or 0
 

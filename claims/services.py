@@ -38,9 +38,11 @@ from policies.ingest import (
     ItemResult,
     by_external_id,
     field_errors,
+    item_seller,
     replay_result,
     sellers_by_ref,
     shipment_events_record_bulk,
+    unknown_seller,
     with_retry_on_race,
 )
 from policies.models import Marketplace, Seller, Shipment, ShipmentEvent, User
@@ -278,11 +280,9 @@ def compensations_record_bulk(
         results, new = [], {}
         for item in items:
             external_id = item["external_id"]
-            seller = item["seller"]
-            if not isinstance(seller, Seller):
-                seller = sellers.get(seller)
-            if seller is None or seller.marketplace_id != marketplace.pk:
-                results.append(ItemResult.error(external_id, {"seller": [_("Unknown seller.")]}))
+            seller = item_seller(item, sellers=sellers, marketplace=marketplace)
+            if seller is None:
+                results.append(ItemResult.error(external_id, unknown_seller()))
                 continue
             values = {
                 "seller": seller,

@@ -95,6 +95,19 @@ def sellers_by_ref(*, marketplace: Marketplace, items: list[dict]) -> dict[str, 
     return by_external_id(Seller.objects, marketplace=marketplace, ids=refs)
 
 
+def item_seller(item: dict, *, sellers: dict[str, Seller], marketplace: Marketplace):
+    """Return the seller an item names (by the marketplace's id, or as a Seller) if it is
+    one of the marketplace's sellers, else None."""
+    seller = item["seller"]
+    if not isinstance(seller, Seller):
+        seller = sellers.get(seller)
+    return seller if seller is not None and seller.marketplace_id == marketplace.pk else None
+
+
+def unknown_seller() -> dict[str, list[str]]:
+    return {"seller": [_("Unknown seller.")]}
+
+
 def field_errors(obj: Model) -> dict[str, list[str]]:
     """Return the row's own field errors (validators, choices, lengths), reading no table."""
     # Relations would cost a query each; a protected state field cannot be re-set.
@@ -243,11 +256,9 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
         results, new = [], {}
         for item in items:
             external_id = item["external_id"]
-            seller = item["seller"]
-            if not isinstance(seller, Seller):
-                seller = sellers.get(seller)
-            if seller is None or seller.marketplace_id != marketplace.pk:
-                results.append(ItemResult.error(external_id, {"seller": [_("Unknown seller.")]}))
+            seller = item_seller(item, sellers=sellers, marketplace=marketplace)
+            if seller is None:
+                results.append(ItemResult.error(external_id, unknown_seller()))
                 continue
             values = {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
             stored = existing.get(external_id) or new.get(external_id)

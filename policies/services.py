@@ -22,10 +22,12 @@ from policies.ingest import (
     by_external_id,
     differing_fields,
     field_errors,
+    item_seller,
     sellers_by_ref,
     sellers_upsert_bulk,
     shipment_events_record_bulk,
     shipments_record_bulk,
+    unknown_seller,
 )
 from policies.models import (
     CoverTerms,
@@ -366,9 +368,9 @@ def policies_enrol_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[
     results = []
     for item in items:
         external_id = item["external_id"]
-        seller = sellers.get(item["seller"])
+        seller = item_seller(item, sellers=sellers, marketplace=marketplace)
         if seller is None:
-            results.append(ItemResult.error(external_id, {"seller": [_("Unknown seller.")]}))
+            results.append(ItemResult.error(external_id, unknown_seller()))
             continue
         stored = existing.get(external_id)
         if stored is not None:

@@ -113,17 +113,6 @@ def _transition(
     webhook_status_changed(claim=claim, source=source, at=now)
 
 
-def claim_log_creation(*, claim: Claim, actor: Actor) -> None:
-    ClaimTransition.objects.create(
-        claim=claim,
-        transition="create",
-        source_state="",
-        target_state=claim.status,
-        at=timezone.now(),
-        **actor.log_fields(),
-    )
-
-
 def claim_calculate(*, claim: Claim) -> Calculation:
     """Return the claim's calculation with what is known now about limits and compensation."""
     version = claim.policy.product_version

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from claims.choices import RecoveryStatus
 from claims.models import Claim, ClaimTransition, MarketplaceCompensation, Payout, Recovery
 from policies.calculation import ZERO, money
-from policies.models import Marketplace, Policy, Seller
+from policies.models import Marketplace, Policy
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -95,12 +95,6 @@ def claims_with_money(queryset: QuerySet[Claim]) -> QuerySet[Claim]:
         paid_total=Coalesce(_per_claim_total(Payout), Value(ZERO), output_field=_MONEY),
         recovered_total=Coalesce(_per_claim_total(Recovery), Value(ZERO), output_field=_MONEY),
     )
-
-
-def claim_list_for_seller(*, seller: Seller) -> QuerySet[Claim]:
-    return claims_with_money(
-        Claim.objects.filter(seller=seller).select_related("shipment", "policy")
-    ).order_by("-created_at", "-pk")
 
 
 def claim_list_for_marketplace(*, marketplace: Marketplace) -> QuerySet[Claim]:

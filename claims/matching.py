@@ -1,12 +1,13 @@
 """Which claim a marketplace compensation record counts on: the one rule, used everywhere."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from claims.calculation import compensation_fits
 from claims.choices import ClaimStatus, CompensationReason
 from claims.models import Claim, MarketplaceCompensation
 from policies.choices import Peril
+from policies.models import Shipment
 
 # Where a shipment has claims under several perils, the payout goes to the
 # peril its reason names first.
@@ -35,8 +36,18 @@ def claim_for_compensation(
     return fitting[0] if fitting else None
 
 
-def unmatched_for_shipment(*, shipment_id: int) -> QuerySet[MarketplaceCompensation]:
-    return MarketplaceCompensation.objects.filter(shipment_id=shipment_id, claim=None)
+def unmatched_for_shipment(*, shipment: Shipment) -> QuerySet[MarketplaceCompensation]:
+    """Return the payouts not yet counted that name the shipment, linked to it or not yet."""
+    return MarketplaceCompensation.objects.filter(
+        Q(shipment_id=shipment.pk)
+        | Q(
+            shipment=None,
+            marketplace_id=shipment.marketplace_id,
+            seller_id=shipment.seller_id,
+            shipment_external_id=shipment.external_id,
+        ),
+        claim=None,
+    )
 
 
 def compensations_attach_unmatched(*, claim: Claim) -> int:
@@ -47,9 +58,9 @@ def compensations_attach_unmatched(*, claim: Claim) -> int:
     """
     ids = [
         compensation.pk
-        for compensation in unmatched_for_shipment(shipment_id=claim.shipment_id)
+        for compensation in unmatched_for_shipment(shipment=claim.shipment)
         if compensation_fits(reason=compensation.reason, peril=claim.peril)
     ]
     return MarketplaceCompensation.objects.filter(pk__in=ids, claim=None).update(
-        claim=claim, matched_at=timezone.now()
+        claim=claim, shipment=claim.shipment, matched_at=timezone.now()
     )

@@ -24,7 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from claims import lifecycle
@@ -65,6 +65,11 @@ T = {
     "terms": CoverTerms._meta.db_table,
     "transition": ClaimTransition._meta.db_table,
 }
+
+
+def _db_time(value: dt.datetime):
+    """Return a datetime as Django writes it, so raw SQL compares equal to ORM writes."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def _quote_list(values) -> str:
@@ -121,7 +126,8 @@ class ChunkCounts:
 def _link_shipments(cursor, lo: int, hi: int) -> None:
     cursor.execute(
         f"UPDATE {T['comp']} AS c SET shipment_id = s.id FROM {T['ship']} AS s"
-        " WHERE c.id > %s AND c.id <= %s AND c.claim_id IS NULL AND c.shipment_id IS NULL"
+        " WHERE c.id > %s AND c.id <= %s AND c.run_id IS NULL AND c.claim_id IS NULL"
+        " AND c.shipment_id IS NULL"
         " AND s.marketplace_id = c.marketplace_id AND s.external_id = c.shipment_external_id"
         " AND s.seller_id = c.seller_id",
         [lo, hi],
@@ -129,7 +135,7 @@ def _link_shipments(cursor, lo: int, hi: int) -> None:
 
 
 def _record_discrepancies(cursor, run_id: int, lo: int, hi: int) -> int:
-    chunk = "c.id > %s AND c.id <= %s AND c.claim_id IS NULL"
+    chunk = "c.id > %s AND c.id <= %s AND c.run_id IS NULL AND c.claim_id IS NULL"
     found = 0
     for kind, join, condition in (
         (DiscrepancyKind.UNKNOWN_SHIPMENT, "", "c.shipment_id IS NULL"),
@@ -165,15 +171,19 @@ def _match(cursor, run_id: int, lo: int, hi: int, now: dt.datetime) -> int:
     )
     cursor.execute(
         f"UPDATE {T['comp']} AS c SET claim_id = {best}, matched_at = %s, run_id = %s"
-        " WHERE c.id > %s AND c.id <= %s AND c.claim_id IS NULL AND c.shipment_id IS NOT NULL"
+        " WHERE c.id > %s AND c.id <= %s AND c.run_id IS NULL AND c.claim_id IS NULL"
+        " AND c.shipment_id IS NOT NULL"
         f" AND NOT {_duplicate('c')}"
         f" AND EXISTS (SELECT 1 FROM {T['claim']} cl WHERE {_fitting_claim('c')})",
-        [now, run_id, lo, hi],
+        [_db_time(now), run_id, lo, hi],
     )
     return max(cursor.rowcount, 0)
 
 
-AFFECTED = "SELECT claim_id FROM {comp} WHERE run_id = %s AND id > %s AND id <= %s"
+AFFECTED = (
+    "SELECT claim_id FROM {comp}"
+    " WHERE run_id = %s AND id > %s AND id <= %s AND claim_id IS NOT NULL"
+)
 
 
 def _recalculate(cursor, run_id: int, lo: int, hi: int) -> None:
@@ -285,7 +295,7 @@ def _raise_recoveries(cursor, run_id: int, lo: int, hi: int, now: dt.datetime) -
              ON last.claim_id = cl.id
         WHERE p.paid - COALESCE(r.raised, 0) - cl.payable_amount > 0
         """,
-        [now, run_id, lo, hi],
+        [_db_time(now), run_id, lo, hi],
     )
     return max(cursor.rowcount, 0)
 
@@ -359,9 +369,9 @@ def _release(cursor, run_id: int, lo: int, hi: int, now: dt.datetime) -> int:
             " AND cl.status IN (%s, %s)",
             [
                 ClaimStatus.AWAITING_COMPENSATION,
-                now,
+                _db_time(now),
                 ActorKind.SYSTEM,
-                now,
+                _db_time(now),
                 run_id,
                 lo,
                 hi,
@@ -379,15 +389,18 @@ def reconciliation_start(*, trigger: str, user=None) -> ReconciliationRun:
         running = ReconciliationRun.objects.select_for_update().filter(state=RunState.RUNNING)
         if run := running.first():
             return run
-        pending = MarketplaceCompensation.objects.filter(claim=None)
-        upper = pending.aggregate(top=Max("pk"))["top"] or 0
+        # A record is examined once; one left without a claim is attached when a
+        # claim for its shipment is filed later (claims/matching.py).
+        pending = MarketplaceCompensation.objects.filter(run=None, claim=None)
+        bounds = pending.aggregate(low=Min("pk"), top=Max("pk"))
         return ReconciliationRun.objects.create(
             state=RunState.RUNNING,
             trigger=trigger,
             triggered_by=user,
             started_at=timezone.now(),
             total=pending.count(),
-            upper_bound=upper,
+            cursor=(bounds["low"] or 1) - 1,
+            upper_bound=bounds["top"] or 0,
         )
 
 
@@ -416,7 +429,9 @@ def _reconcile_chunk(*, run_id: int, chunk: int) -> None:
     lo, hi = run.cursor, min(run.cursor + chunk, run.upper_bound)
     now = timezone.now()
     counts = ChunkCounts(
-        processed=MarketplaceCompensation.objects.filter(pk__gt=lo, pk__lte=hi, claim=None).count()
+        processed=MarketplaceCompensation.objects.filter(
+            pk__gt=lo, pk__lte=hi, run=None, claim=None
+        ).count()
     )
     with connection.cursor() as cursor:
         _link_shipments(cursor, lo, hi)
@@ -430,6 +445,12 @@ def _reconcile_chunk(*, run_id: int, chunk: int) -> None:
             counts.recoveries = _raise_recoveries(cursor, run.pk, lo, hi, now)
         if counts.matched:
             counts.released = _release(cursor, run.pk, lo, hi, now)
+        # What this run examined and left unmatched is not examined again.
+        cursor.execute(
+            f"UPDATE {T['comp']} SET run_id = %s"
+            " WHERE id > %s AND id <= %s AND run_id IS NULL AND claim_id IS NULL",
+            [run.pk, lo, hi],
+        )
     run.cursor = hi
     run.processed += counts.processed
     run.matched += counts.matched

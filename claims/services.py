@@ -97,10 +97,31 @@ def claims_file_many(
                 shipment_id__in=shipment_ids
             ).values_list("shipment_id", "kind"):
                 event_kinds.setdefault(shipment_id, set()).add(kind)
+            by_reference = {
+                (
+                    spec.shipment.marketplace_id,
+                    spec.shipment.seller_id,
+                    spec.shipment.external_id,
+                ): spec.shipment.pk
+                for spec in specs
+            }
             for compensation in MarketplaceCompensation.objects.filter(
-                shipment_id__in=shipment_ids, claim=None
+                Q(shipment_id__in=shipment_ids)
+                | Q(
+                    shipment=None,
+                    shipment_external_id__in={spec.shipment.external_id for spec in specs},
+                ),
+                claim=None,
             ):
-                unmatched.setdefault(compensation.shipment_id, []).append(compensation)
+                shipment_id = compensation.shipment_id or by_reference.get(
+                    (
+                        compensation.marketplace_id,
+                        compensation.seller_id,
+                        compensation.shipment_external_id,
+                    )
+                )
+                if shipment_id is not None:
+                    unmatched.setdefault(shipment_id, []).append(compensation)
         answers, claims, attach = [], [], {}
         for spec in specs:
             policy = policy_covering(policies.get(spec.seller.pk, []), spec.event_date)
@@ -164,7 +185,7 @@ def claims_file_many(
         _log_filing(claims=claims, actor=actor, at=now, submitted=submit)
         for compensation_id, claim in attach.items():
             MarketplaceCompensation.objects.filter(pk=compensation_id, claim=None).update(
-                claim=claim, matched_at=now
+                claim=claim, shipment=claim.shipment, matched_at=now
             )
         if submit:
             lifecycle.claims_submitted(claims=claims, at=now)

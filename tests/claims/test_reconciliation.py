@@ -1,0 +1,159 @@
+"""Reconciliation: set-based matching, its consequences, discrepancies, and safe re-runs."""
+
+from decimal import Decimal
+
+import pytest
+
+from claims import reconciliation, services
+from claims.choices import ClaimStatus, RunState
+from claims.lifecycle import claim_calculate
+from claims.models import Claim, Discrepancy, MarketplaceCompensation, Recovery
+from policies.actors import Actor
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+def reconcile(chunk: int = 50_000):
+    run = reconciliation.reconciliation_start(trigger="test")
+    return reconciliation.reconciliation_run(run_id=run.pk, chunk=chunk)
+
+
+def unlinked(shipment, **kwargs):
+    """A record as the marketplace sends it: naming the shipment by its external id only."""
+    return factories.CompensationFactory(
+        shipment=None,
+        shipment_external_id=shipment.external_id,
+        seller=shipment.seller,
+        marketplace=shipment.marketplace,
+        **kwargs,
+    )
+
+
+def test_a_run_counts_compensation_and_releases_the_waiting_claim_with_its_payable():
+    claim = factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION, source="marketplace")
+    unlinked(claim.shipment, amount=D("4000.00"))
+
+    run = reconcile()
+
+    claim.refresh_from_db()
+    assert (run.state, run.total, run.matched, run.claims_released) == (RunState.DONE, 1, 1, 1)
+    assert claim.compensation_amount == D("4000.00")
+    assert claim.payable_amount == D("7500.00")
+    assert claim.status == ClaimStatus.APPROVED
+    assert claim.transitions.filter(transition="release", actor_kind="system").count() == 1
+
+
+def test_the_set_based_payable_agrees_with_the_calculation_rule():
+    policy = factories.PolicyFactory(product_version__aggregate_limit=D("30000.00"))
+    paid = factories.ClaimFactory(
+        status=ClaimStatus.PAID,
+        shipment=factories.ShipmentFactory(policy=policy, order_id="o-1"),
+    )
+    factories.PayoutFactory(claim=paid, amount=D("20000.00"))
+    claims = [
+        factories.ClaimFactory(
+            status=ClaimStatus.UNDER_REVIEW,
+            shipment=factories.ShipmentFactory(policy=policy, order_id="o-1"),
+            claimed_amount=amount,
+        )
+        for amount in (D("60000.00"), D("3000.00"), D("12000.00"))
+    ]
+    for claim, amount in zip(claims, ("1000.00", "2999.99", "0.01"), strict=True):
+        unlinked(claim.shipment, amount=D(amount))
+
+    reconcile()
+
+    for claim in Claim.objects.filter(pk__in=[c.pk for c in claims]):
+        expected = claim_calculate(claim=claim)
+        assert claim.payable_amount == expected.payable
+        assert claim.deductible_amount == expected.deductible
+        assert claim.limit_applied == expected.limit_applied
+
+
+def test_compensation_arriving_after_payment_raises_a_recovery_once():
+    claim = factories.ClaimFactory(status=ClaimStatus.PAID)
+    factories.PayoutFactory(claim=claim, amount=D("11500.00"))
+    unlinked(claim.shipment, amount=D("6000.00"))
+
+    reconcile()
+    reconcile()
+
+    assert list(Recovery.objects.values_list("claim_id", "amount")) == [(claim.pk, D("6000.00"))]
+
+
+def test_discrepancies_are_recorded_by_kind():
+    insured = factories.ShipmentFactory(declared_value=D("1000.00"))
+    uninsured = factories.ShipmentFactory(policy=None, seller=insured.seller)
+    factories.CompensationFactory(
+        shipment=None,
+        shipment_external_id="nobody-knows",
+        seller=insured.seller,
+        marketplace=insured.marketplace,
+    )
+    unlinked(uninsured)
+    unlinked(insured, amount=D("1500.00"), external_id="first")
+    unlinked(insured, amount=D("1500.00"), external_id="again")
+
+    run = reconcile()
+
+    kinds = sorted(Discrepancy.objects.filter(run=run).values_list("kind", flat=True))
+    assert kinds == [
+        "above_declared_value",
+        "above_declared_value",
+        "duplicate",
+        "uninsured_shipment",
+        "unknown_shipment",
+    ]
+
+
+def test_a_second_run_examines_nothing_again():
+    claim = factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION)
+    unlinked(claim.shipment)
+    factories.CompensationFactory(
+        shipment=None,
+        shipment_external_id="unknown",
+        seller=claim.seller,
+        marketplace=claim.marketplace,
+    )
+    reconcile()
+
+    again = reconcile()
+
+    assert (again.total, again.matched, again.discrepancies_found) == (0, 0, 0)
+
+
+def test_a_record_without_a_claim_counts_when_the_claim_is_filed_later():
+    shipment = factories.ShipmentFactory()
+    unlinked(shipment, amount=D("4000.00"))
+    reconcile()
+
+    claim = services.claim_file(
+        actor=Actor.system(),
+        seller=shipment.seller,
+        shipment=shipment,
+        peril="damage",
+        claimed_amount=D("12000.00"),
+        event_date=shipment.shipped_at.date(),
+        source="seller",
+    )
+
+    assert claim.compensation_amount == D("4000.00")
+    assert MarketplaceCompensation.objects.get().claim == claim
+
+
+def test_an_interrupted_run_resumes_and_counts_nothing_twice():
+    claims = [factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW) for _ in range(4)]
+    for claim in claims:
+        unlinked(claim.shipment, amount=D("100.00"))
+    run = reconciliation.reconciliation_start(trigger="test")
+    # Two chunks of one record, then the worker "dies"; the task runs again.
+    reconciliation._reconcile_chunk(run_id=run.pk, chunk=1)
+    reconciliation._reconcile_chunk(run_id=run.pk, chunk=1)
+
+    run = reconciliation.reconciliation_run(run_id=run.pk, chunk=1)
+
+    assert (run.state, run.matched, run.processed) == (RunState.DONE, 4, 4)
+    assert {c.compensation_amount for c in Claim.objects.all()} == {D("100.00")}

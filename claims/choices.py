@@ -49,6 +49,7 @@ class ClaimFlag(models.TextChoices):
         "not_marketplace_verified",
         _("The marketplace has not reported this event"),
     )
+    SLA_BREACHED = "sla_breached", _("Service level missed")
 
 
 class EligibilityCode(models.TextChoices):

@@ -4,6 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from claims import lifecycle
 from claims.calculation import compensation_fits, recovery_due
-from claims.choices import ClaimSource, ClaimStatus, MessageAuthor, RecoveryStatus
+from claims.choices import ClaimFlag, ClaimSource, ClaimStatus, MessageAuthor, RecoveryStatus
 from claims.eligibility import (
     covering_policies,
     hard_rule_violation,
@@ -464,6 +465,40 @@ def claims_release_waiting(*, today: dt.date) -> int:
             lifecycle.claim_release(claim_id=claim_id)
             released += 1
     return released
+
+
+def claims_flag_sla_breaches(*, today: dt.date) -> int:
+    """Flag the claims whose decision or payment is overdue and tell their adjuster.
+
+    Return how many were flagged now; a claim already flagged is not told twice.
+    """
+    overdue = Claim.objects.filter(
+        status__in=(ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED),
+        due_on__lt=today,
+    ).select_related("assignee")
+    newly = [claim for claim in overdue if ClaimFlag.SLA_BREACHED not in claim.flags]
+    for claim in newly:
+        claim.flags = [*claim.flags, ClaimFlag.SLA_BREACHED]
+    Claim.objects.bulk_update(newly, ["flags"], batch_size=1000)
+    by_adjuster: dict[str, list[str]] = {}
+    for claim in newly:
+        if claim.assignee_id and claim.assignee.email:
+            by_adjuster.setdefault(claim.assignee.email, []).append(
+                f"{claim.number} ({claim.get_status_display()}, due {claim.due_on:%d.%m.%Y})"
+            )
+    send_mass_mail(
+        [
+            (
+                _("Claims past their service level"),
+                "\n".join(numbers),
+                None,
+                [email],
+            )
+            for email, numbers in by_adjuster.items()
+        ],
+        fail_silently=True,
+    )
+    return len(newly)
 
 
 def claims_close_due(*, today: dt.date) -> int:

@@ -4,6 +4,7 @@ The domain modules queue these tasks on commit, so the tasks import them
 inside the function body.
 """
 
+import datetime as dt
 import logging
 
 from celery import shared_task
@@ -67,6 +68,13 @@ def claims_release_waiting_task() -> int:
 
 
 @shared_task(acks_late=True)
+def claims_flag_sla_breaches_task() -> int:
+    from claims.services import claims_flag_sla_breaches
+
+    return claims_flag_sla_breaches(today=timezone.localdate())
+
+
+@shared_task(acks_late=True)
 def claims_close_due_task() -> int:
     from claims.services import claims_close_due
 
@@ -120,3 +128,12 @@ def reconciliation_nightly_task() -> int:
 
     run = reconciliation_start(trigger="schedule")
     return reconciliation_run(run_id=run.pk).pk
+
+
+@shared_task(acks_late=True)
+def bordereaux_monthly_task() -> list[int]:
+    """Make last month's premium and claims bordereaux (run on the 1st of the month)."""
+    from claims.bordereaux import ROWS, bordereau_make
+
+    last_month = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+    return [bordereau_make(kind=kind, month=last_month).pk for kind in ROWS]

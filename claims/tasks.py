@@ -111,12 +111,12 @@ def webhooks_retry_due_task() -> int:
 
 
 @shared_task(acks_late=True)
-def reconciliation_run_task(*, run_id: int) -> str:
+def reconciliation_run_task(*, run_id: int, chunk: int | None = None) -> str:
     """Run (or resume) a reconciliation; a redelivered task continues from the run's cursor."""
-    from claims.reconciliation import reconciliation_fail, reconciliation_run
+    from claims.reconciliation import CHUNK, reconciliation_fail, reconciliation_run
 
     try:
-        return reconciliation_run(run_id=run_id).state
+        return reconciliation_run(run_id=run_id, chunk=chunk or CHUNK).state
     except Exception as exc:
         reconciliation_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
         raise

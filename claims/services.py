@@ -38,6 +38,7 @@ from policies.ingest import (
     UNCHANGED,
     ItemResult,
     by_external_id,
+    ensure_valid,
     field_errors,
     item_seller,
     replay_result,
@@ -356,7 +357,7 @@ def compensation_record(
     source: str,
 ) -> tuple[MarketplaceCompensation, bool]:
     """Store one marketplace payout; return it and whether it was created."""
-    errors = field_errors(
+    ensure_valid(
         MarketplaceCompensation(
             marketplace=marketplace,
             external_id=external_id,
@@ -368,8 +369,6 @@ def compensation_record(
             source=source,
         )
     )
-    if errors:
-        raise DomainError("validation_error", _("Invalid input."), fields=errors)
     [result] = compensations_record_bulk(
         marketplace=marketplace,
         source=source,

@@ -121,6 +121,12 @@ def field_errors(obj: Model) -> dict[str, list[str]]:
     return {}
 
 
+def ensure_valid(obj: Model) -> None:
+    """Raise a validation DomainError naming the row's invalid fields, if any."""
+    if errors := field_errors(obj):
+        raise DomainError("validation_error", _("Invalid input."), fields=errors)
+
+
 def _conflict(external_id: str, differing: dict[str, list[str]]) -> ItemResult:
     return ItemResult(
         external_id=external_id,

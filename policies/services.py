@@ -21,7 +21,7 @@ from policies.ingest import (
     ItemResult,
     by_external_id,
     differing_fields,
-    field_errors,
+    ensure_valid,
     item_seller,
     sellers_by_ref,
     sellers_upsert_bulk,
@@ -326,7 +326,7 @@ def shipment_event_record(
     amount: Decimal | None = None,
 ) -> tuple[ShipmentEvent, bool]:
     """Store one event of a shipment's timeline; return it and whether it was created."""
-    errors = field_errors(
+    ensure_valid(
         ShipmentEvent(
             marketplace_id=shipment.marketplace_id,
             shipment=shipment,
@@ -336,8 +336,6 @@ def shipment_event_record(
             amount=amount,
         )
     )
-    if errors:
-        raise DomainError("validation_error", _("Invalid input."), fields=errors)
     [result] = shipment_events_record_bulk(
         marketplace=shipment.marketplace,
         items=[

@@ -48,6 +48,7 @@ bench: system-deps install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py seed_demo >/dev/null
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_ingest --events $(BENCH_EVENTS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_documents --count 200
 
 lint: install
 	$(BIN)/ruff check .

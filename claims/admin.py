@@ -4,7 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from claims.csv_import import compensations_import_csv
@@ -74,9 +75,18 @@ class RecoveryInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+@admin.display(description=_("file"))
+def document_link(document: Document) -> str:
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("document-download", args=[document.pk]),
+        document.file.name.rsplit("/", 1)[-1],
+    )
+
+
 class DocumentInline(ReadOnlyInline):
     model = Document
-    fields = ["kind", "created_at", "sha256"]
+    fields = ["kind", document_link, "created_at", "sha256"]
     readonly_fields = fields
 
 
@@ -253,8 +263,10 @@ class ReconciliationRunAdmin(ViewOnlyAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(ViewOnlyAdmin):
-    list_display = ["kind", "key", "seller", "created_at"]
-    list_filter = ["kind"]
+    list_display = ["kind", "key", "seller", document_link, "created_at"]
+    list_filter = ["kind", "language"]
+    search_fields = ["key", "seller__legal_name", "claim__number", "policy__number"]
+    date_hierarchy = "created_at"
     list_select_related = ["seller"]
 
 

@@ -1,6 +1,6 @@
 """The rules of money (DESIGN §4): pure functions over Decimal, no ORM, no clock."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from claims.choices import COVERS_BY_COMPENSATION_REASON, ClaimStatus, LimitApplied
@@ -26,6 +26,13 @@ class Calculation:
     @property
     def seller_bore(self) -> Decimal:
         return seller_bore(loss=self.loss, compensation=self.compensation, payable=self.payable)
+
+    def as_record(self) -> dict[str, str | None]:
+        """Return every line as text, to keep with the payout exactly as it was paid."""
+        return {
+            field.name: None if (value := getattr(self, field.name)) is None else str(value)
+            for field in fields(self)
+        }
 
 
 def seller_bore(*, loss: Decimal, compensation: Decimal, payable: Decimal) -> Decimal:

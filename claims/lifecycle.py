@@ -29,7 +29,15 @@ from claims.selectors import (
     policy_lock,
     policy_usage,
 )
-from claims.tasks import claim_pay_task, claim_triage_task, claims_pay_task, claims_triage_task
+from claims.tasks import (
+    claim_acknowledgement_make_task,
+    claim_pay_task,
+    claim_triage_task,
+    claims_pay_task,
+    claims_triage_task,
+    rejection_letter_make_task,
+    settlement_act_make_task,
+)
 from claims.webhooks import StatusChange, webhook_status_changed, webhooks_status_changed_many
 from policies.actors import Actor
 from policies.calendar import add_working_days, working_days_between
@@ -93,14 +101,14 @@ def _transition(
     note: str = "",
     internal_note: str = "",
     **kwargs,
-) -> None:
+) -> ClaimTransition:
     source = claim.status
     getattr(claim, name)(**kwargs)
     now = timezone.now()
     claim.status_changed_at = now
     claim.due_on = claim_due_on(claim)
     claim.save()
-    ClaimTransition.objects.create(
+    logged = ClaimTransition.objects.create(
         claim=claim,
         transition=name,
         source_state=source,
@@ -111,6 +119,7 @@ def _transition(
         **actor.log_fields(),
     )
     webhook_status_changed(claim=claim, source=source, at=now)
+    return logged
 
 
 def claim_calculate(*, claim: Claim) -> Calculation:
@@ -227,6 +236,7 @@ def claim_submit(*, claim_id: int, actor: Actor) -> Claim:
     claim_recalculate(claim=claim)
     _transition(claim=claim, name="submit", actor=actor)
     transaction.on_commit(lambda: claim_triage_task.delay(claim_id=claim.pk))
+    transaction.on_commit(lambda: claim_acknowledgement_make_task.delay(claim_ids=[claim.pk]))
     return claim
 
 
@@ -249,6 +259,7 @@ def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
     ids = [claim.pk for claim in claims]
     if ids:
         transaction.on_commit(lambda: claims_triage_task.delay(claim_ids=ids))
+        transaction.on_commit(lambda: claim_acknowledgement_make_task.delay(claim_ids=ids))
 
 
 def claims_released(*, released: list[StatusChange], at: dt.datetime) -> None:
@@ -435,7 +446,10 @@ def claim_reject(*, claim_id: int, adjuster: User, code: str, reason: str) -> Cl
     claim.decided_at = timezone.now()
     claim.signoff_requested_by = None
     claim.signoff_requested_at = None
-    _transition(claim=claim, name="reject", actor=Actor.for_user(adjuster), note=text)
+    rejection = _transition(claim=claim, name="reject", actor=Actor.for_user(adjuster), note=text)
+    transaction.on_commit(
+        lambda: rejection_letter_make_task.delay(claim_id=claim.pk, transition_id=rejection.pk)
+    )
     return claim
 
 
@@ -462,6 +476,7 @@ def claim_pay(
         amount=calc.payable,
         paid_on=paid_on or timezone.localdate(),
         reference=(reference or "").strip() or new_reference("PAY"),
+        calculation=calc.as_record(),
         created_by=actor.user,
     )
     payout.full_clean()
@@ -473,6 +488,7 @@ def claim_pay(
         note=_("Paid %(amount)s, reference %(reference)s.")
         % {"amount": payout.amount, "reference": payout.reference},
     )
+    transaction.on_commit(lambda: settlement_act_make_task.delay(claim_id=claim.pk))
     return claim
 
 

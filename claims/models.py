@@ -499,6 +499,8 @@ class Payout(models.Model):
     amount = money_field(_("amount"))
     paid_on = models.DateField(_("paid on"))
     reference = models.CharField(_("payment reference"), max_length=64, unique=True)
+    # The settlement act prints the calculation as it stood when the money left.
+    calculation = models.JSONField(_("calculation"), default=dict, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

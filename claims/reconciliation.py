@@ -47,6 +47,7 @@ from claims.models import (
     ReconciliationRun,
     Recovery,
 )
+from claims.tasks import reconciliation_report_make_task
 from claims.webhooks import StatusChange
 from policies.choices import ActorKind, Cover
 from policies.models import CoverTerms, Policy, ProductVersion, Shipment
@@ -418,6 +419,7 @@ def reconciliation_run(*, run_id: int, chunk: int = CHUNK) -> ReconciliationRun:
                 run.state = RunState.DONE
                 run.finished_at = timezone.now()
                 run.save()
+                transaction.on_commit(lambda: reconciliation_report_make_task.delay(run_id=run_id))
     return run
 
 

@@ -7,7 +7,14 @@ from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from claims.choices import RecoveryStatus
-from claims.models import Claim, ClaimTransition, MarketplaceCompensation, Payout, Recovery
+from claims.models import (
+    Claim,
+    ClaimTransition,
+    Document,
+    MarketplaceCompensation,
+    Payout,
+    Recovery,
+)
 from policies.calculation import ZERO, money
 from policies.models import Marketplace, Policy
 
@@ -109,3 +116,16 @@ def claim_list_for_marketplace(*, marketplace: Marketplace) -> QuerySet[Claim]:
             )
         )
     )
+
+
+def documents_visible_to(*, user) -> QuerySet[Document]:
+    """Return the documents `user` may download: staff by permission, a seller's users their own."""
+    if not user.is_authenticated or not user.is_active:
+        return Document.objects.none()
+    if user.is_staff:
+        if user.has_perm("claims.view_document"):
+            return Document.objects.all()
+        return Document.objects.none()
+    if user.seller_id is None:
+        return Document.objects.none()
+    return Document.objects.filter(seller_id=user.seller_id)

@@ -132,8 +132,50 @@ def reconciliation_nightly_task() -> int:
 
 @shared_task(acks_late=True)
 def bordereaux_monthly_task() -> list[int]:
-    """Make last month's premium and claims bordereaux (run on the 1st of the month)."""
-    from claims.bordereaux import ROWS, bordereau_make
+    """Make last month's premium and claims bordereaux, CSV and PDF (run on the 1st)."""
+    from claims.bordereaux import ROWS
+    from claims.documents import bordereau_pdf_make
 
     last_month = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
-    return [bordereau_make(kind=kind, month=last_month).pk for kind in ROWS]
+    return [bordereau_pdf_make(kind=kind, month=last_month).pk for kind in ROWS]
+
+
+# Documents: each made once per event, so a redelivered task finds it stored.
+DOCUMENT_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
+
+
+@shared_task(acks_late=True, **DOCUMENT_RETRY)
+def policy_certificate_make_task(*, policy_id: int) -> int:
+    from claims.documents import policy_certificate_make
+
+    return policy_certificate_make(policy_id=policy_id).pk
+
+
+@shared_task(acks_late=True, **DOCUMENT_RETRY)
+def claim_acknowledgement_make_task(*, claim_ids: list[int]) -> int:
+    from claims.documents import claim_acknowledgement_make
+
+    for claim_id in claim_ids:
+        claim_acknowledgement_make(claim_id=claim_id)
+    return len(claim_ids)
+
+
+@shared_task(acks_late=True, **DOCUMENT_RETRY)
+def settlement_act_make_task(*, claim_id: int) -> int:
+    from claims.documents import settlement_act_make
+
+    return settlement_act_make(claim_id=claim_id).pk
+
+
+@shared_task(acks_late=True, **DOCUMENT_RETRY)
+def rejection_letter_make_task(*, claim_id: int, transition_id: int) -> int:
+    from claims.documents import rejection_letter_make
+
+    return rejection_letter_make(claim_id=claim_id, transition_id=transition_id).pk
+
+
+@shared_task(acks_late=True, **DOCUMENT_RETRY)
+def reconciliation_report_make_task(*, run_id: int) -> int:
+    from claims.documents import reconciliation_report_make
+
+    return reconciliation_report_make(run_id=run_id).pk

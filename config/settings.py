@@ -141,6 +141,8 @@ EMAIL_HOST_PASSWORD = EMAIL.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = EMAIL.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = EMAIL.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="sellercover <noreply@sellercover.local>")
+# The insurer named as issuer in the header of every generated document.
+INSURER_NAME = env("INSURER_NAME", default="АО «Страховая компания „Селлерковер“»")
 
 # Celery: with no broker configured, tasks run eagerly in the calling process.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -201,7 +203,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # Eager tasks would log a line per task in the caller's output; workers keep theirs.
-    "loggers": {"celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"}},
+    "loggers": {
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
+        # WeasyPrint narrates every rendering step at INFO; its warnings (a refused URL) stay.
+        "weasyprint": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:

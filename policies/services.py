@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -40,6 +41,10 @@ from policies.models import (
     Shipment,
     ShipmentEvent,
 )
+
+# The certificate is a Document of the claims app, which this app never imports:
+# the task is looked up by name in Celery's registry.
+POLICY_CERTIFICATE_TASK = "claims.tasks.policy_certificate_make_task"
 
 # Crockford's base32 alphabet: no I, L, O or U to misread over the phone.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -163,6 +168,12 @@ def _policy_transition(*, policy_id: int, name: str, actor: Actor, note: str = "
         policy.activated_at = timezone.now()
     policy.save()
     _policy_log(policy=policy, source=source, name=name, actor=actor, note=note)
+    if name == "activate":
+        transaction.on_commit(
+            lambda: current_app.signature(
+                POLICY_CERTIFICATE_TASK, kwargs={"policy_id": policy.pk}
+            ).delay()
+        )
     return policy
 
 

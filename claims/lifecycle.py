@@ -22,6 +22,7 @@ from claims.errors import ClaimErrorCode
 from claims.evidence import evidence_add
 from claims.matching import compensations_attach_unmatched
 from claims.models import Claim, ClaimMessage, ClaimTransition, Payout
+from claims.notifications import sellers_notify_later
 from claims.selectors import (
     claim_compensation_total,
     claim_get_for_update,
@@ -119,6 +120,7 @@ def _transition(
         **actor.log_fields(),
     )
     webhook_status_changed(claim=claim, source=source, at=now)
+    sellers_notify_later([(claim.pk, claim.status)])
     return logged
 
 
@@ -256,6 +258,7 @@ def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
         ],
         at=at,
     )
+    sellers_notify_later((claim.pk, ClaimStatus.SUBMITTED) for claim in claims)
     ids = [claim.pk for claim in claims]
     if ids:
         transaction.on_commit(lambda: claims_triage_task.delay(claim_ids=ids))
@@ -265,6 +268,7 @@ def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
 def claims_released(*, released: list[StatusChange], at: dt.datetime) -> None:
     """Send what follows a bulk release: the webhooks, and payment of the approved ones."""
     webhooks_status_changed_many(changes=released, at=at)
+    sellers_notify_later((change.claim_id, change.target) for change in released)
     approved = [c.claim_id for c in released if c.target == ClaimStatus.APPROVED]
     for start in range(0, len(approved), 1000):
         part = approved[start : start + 1000]

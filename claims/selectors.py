@@ -3,14 +3,26 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 
-from claims.choices import RecoveryStatus
+from claims.choices import ClaimStatus, RecoveryStatus
 from claims.models import (
     Claim,
+    ClaimMessage,
     ClaimTransition,
     Document,
+    Evidence,
     MarketplaceCompensation,
     Payout,
     Recovery,
@@ -129,3 +141,50 @@ def documents_visible_to(*, user) -> QuerySet[Document]:
     if user.seller_id is None:
         return Document.objects.none()
     return Document.objects.filter(seller_id=user.seller_id)
+
+
+def seller_claims(*, seller_id: int) -> QuerySet[Claim]:
+    """Return the seller's claims with what their list shows joined in."""
+    return Claim.objects.filter(seller_id=seller_id).select_related("shipment", "policy")
+
+
+def seller_claim_get(*, seller_id: int, number: str) -> Claim:
+    """Return the seller's claim by number with its page's relations; 404 for anyone else's."""
+    return get_object_or_404(
+        claims_with_money(seller_claims(seller_id=seller_id)).prefetch_related(
+            Prefetch("transitions", queryset=ClaimTransition.objects.order_by("at", "pk")),
+            Prefetch("messages", queryset=ClaimMessage.objects.order_by("created_at", "pk")),
+            Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "pk")),
+            Prefetch("documents", queryset=Document.objects.order_by("created_at", "pk")),
+            "recoveries",
+            "compensations",
+        ),
+        number=number,
+    )
+
+
+@dataclass(frozen=True)
+class SellerSummary:
+    """What the seller's dashboard shows, each figure read in one aggregate query."""
+
+    by_status: dict[str, int]
+    paid: Decimal
+    owed_back: Decimal
+    waiting_on_seller: int
+
+
+def seller_summary(*, seller_id: int) -> SellerSummary:
+    claims = Claim.objects.filter(seller_id=seller_id)
+    by_status = dict(
+        claims.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    paid = _sum(Payout.objects.filter(claim__seller_id=seller_id))
+    owed = _sum(
+        Recovery.objects.filter(claim__seller_id=seller_id).exclude(status=RecoveryStatus.RECEIVED)
+    )
+    return SellerSummary(
+        by_status=by_status,
+        paid=paid,
+        owed_back=owed,
+        waiting_on_seller=by_status.get(ClaimStatus.INFO_REQUESTED, 0),
+    )

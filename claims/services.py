@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from claims import lifecycle
-from claims.calculation import compensation_fits, recovery_due
+from claims.calculation import Calculation, compensation_fits, recovery_due
 from claims.choices import ClaimFlag, ClaimSource, ClaimStatus, MessageAuthor, RecoveryStatus
 from claims.eligibility import (
+    check_hard_rules,
     covering_policies,
     hard_rule_violation,
     not_eligible,
@@ -47,7 +48,7 @@ from policies.ingest import (
     unknown_seller,
     with_retry_on_race,
 )
-from policies.models import Marketplace, Seller, Shipment, ShipmentEvent, User
+from policies.models import Marketplace, Policy, Seller, Shipment, ShipmentEvent, User
 from policies.services import new_reference, single_result
 
 APPEAL_WINDOW_DAYS = 30
@@ -259,6 +260,66 @@ def claim_file(
 
 
 @transaction.atomic
+@dataclass(frozen=True)
+class ClaimPreview:
+    """What filing a claim would give, worked out before anything is stored."""
+
+    policy: Policy
+    flags: list[str]
+    compensation: Decimal
+    calculation: Calculation
+
+
+def claim_preview(
+    *,
+    seller: Seller,
+    shipment: Shipment,
+    peril: str,
+    event_date: dt.date,
+    claimed_amount: Decimal,
+) -> ClaimPreview:
+    """Return what a claim would meet if filed now; raise ClaimNotEligible as filing would.
+
+    The same hard rules, judgement flags and calculation as filing, with the
+    marketplace's compensation received so far for the shipment.
+    """
+    today = timezone.localdate()
+    policy = check_hard_rules(
+        seller=seller,
+        shipment=shipment,
+        peril=peril,
+        event_date=event_date,
+        claimed_amount=claimed_amount,
+        today=today,
+    )
+    received = [
+        c
+        for c in MarketplaceCompensation.objects.filter(shipment=shipment, claim=None)
+        if compensation_fits(reason=c.reason, peril=peril)
+    ]
+    claim = Claim(
+        seller=seller,
+        shipment=shipment,
+        policy=policy,
+        marketplace_id=shipment.marketplace_id,
+        peril=peril,
+        cover=COVER_BY_PERIL[peril],
+        event_date=event_date,
+        event_key=event_key(shipment=shipment, peril=peril, event_date=event_date),
+        claimed_amount=claimed_amount,
+        compensation_amount=sum((c.amount for c in received), ZERO),
+        source=ClaimSource.SELLER,
+    )
+    wait = policy.product_version.cargo_compensation_wait_days
+    known = bool(received) or today >= event_date + dt.timedelta(days=wait)
+    return ClaimPreview(
+        policy=policy,
+        flags=lifecycle.claim_flags(claim=claim, today=today, compensation_known=known),
+        compensation=claim.compensation_amount,
+        calculation=lifecycle.claim_calculate(claim=claim),
+    )
+
+
 def claim_message_post(*, claim_id: int, user: User, body: str) -> ClaimMessage:
     """Add a message to the thread; the seller's own users and staff only."""
     text = (body or "").strip()

@@ -140,6 +140,13 @@ def bordereaux_monthly_task() -> list[int]:
     return [bordereau_pdf_make(kind=kind, month=last_month).pk for kind in ROWS]
 
 
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def claims_status_notify_task(*, changes: list[tuple[int, str]]) -> int:
+    from claims.notifications import claims_status_notify
+
+    return claims_status_notify(changes=changes)
+
+
 # Documents: each made once per event, so a redelivered task finds it stored.
 DOCUMENT_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
 

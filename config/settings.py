@@ -100,6 +100,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "seller:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -141,6 +145,8 @@ EMAIL_HOST_PASSWORD = EMAIL.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = EMAIL.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = EMAIL.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="sellercover <noreply@sellercover.local>")
+# Where the seller pages live, for links in e-mails sent by background tasks.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # The insurer named as issuer in the header of every generated document.
 INSURER_NAME = env("INSURER_NAME", default="АО «Страховая компания „Селлерковер“»")
 
@@ -193,8 +199,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-
-LOGIN_URL = "admin:login"
 
 LOGGING = {
     "version": 1,

@@ -29,3 +29,22 @@ def premium_for_item(
     if basis == PremiumBasis.RATE_ON_LOGISTICS_COST:
         return money((logistics_cost or ZERO) * rate)
     raise ValueError(f"unknown premium basis {basis!r}")
+
+
+def premium_estimate(
+    *, covers, shipments: int, average_value: Decimal, average_logistics_cost: Decimal = ZERO
+) -> dict[str, Decimal]:
+    """Return the month's premium per cover for `shipments` items of `average_value` each."""
+    return {
+        terms.cover: money(
+            premium_for_item(
+                basis=terms.premium_basis,
+                rate=terms.premium_rate,
+                fee=terms.premium_fee,
+                declared_value=average_value,
+                logistics_cost=average_logistics_cost,
+            )
+            * shipments
+        )
+        for terms in covers
+    }

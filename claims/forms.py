@@ -1,0 +1,111 @@
+"""Forms of the seller's pages: they check input; the rules are the services'."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from claims.evidence import MAX_EVIDENCE_PER_CLAIM
+from policies.choices import Peril
+from policies.selectors import products_on_sale
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class EvidenceField(forms.FileField):
+    """Several files at once; each is checked by content when the service stores it."""
+
+    widget = MultipleFileInput(
+        attrs={"accept": ".jpg,.jpeg,.png,.pdf,image/jpeg,image/png,application/pdf"}
+    )
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if len(files) > MAX_EVIDENCE_PER_CLAIM:
+            raise forms.ValidationError(
+                _("At most %(n)d files per claim.") % {"n": MAX_EVIDENCE_PER_CLAIM},
+                code="too_many",
+            )
+        return [super(EvidenceField, self).clean(f, initial) for f in files]
+
+
+class ClaimForm(forms.Form):
+    shipment = forms.CharField(
+        label=_("Shipment or order id"),
+        max_length=64,
+        help_text=_("The marketplace's shipment id (srid), or the order id if it has one item."),
+    )
+    peril = forms.ChoiceField(label=_("What happened"), choices=Peril.choices)
+    event_date = forms.DateField(
+        label=_("Date of the event"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    claimed_amount = forms.DecimalField(
+        label=_("Amount claimed, ₽"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        localize=True,
+    )
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    evidence = EvidenceField(
+        label=_("Photos and documents"),
+        required=False,
+        help_text=_("JPEG, PNG or PDF, up to 10 MB each, at most 10 per claim."),
+    )
+
+    def clean_event_date(self):
+        day = self.cleaned_data["event_date"]
+        if day > timezone.localdate():
+            raise forms.ValidationError(_("The event cannot be in the future."), code="future")
+        return day
+
+
+class AnswerForm(forms.Form):
+    message = forms.CharField(label=_("Your answer"), widget=forms.Textarea(attrs={"rows": 4}))
+    evidence = EvidenceField(label=_("Add files"), required=False)
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class EnrolForm(forms.Form):
+    product = forms.ModelChoiceField(
+        label=_("Product"), queryset=products_on_sale(), to_field_name="code", empty_label=None
+    )
+    starts_on = forms.DateField(
+        label=_("Cover starts on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    accept = forms.BooleanField(
+        label=_("I have read the terms and accept them on behalf of the seller"), required=True
+    )
+
+    def clean_starts_on(self):
+        day = self.cleaned_data["starts_on"]
+        if day < timezone.localdate():
+            raise forms.ValidationError(_("Cover cannot start in the past."), code="past")
+        if day > timezone.localdate() + dt.timedelta(days=90):
+            raise forms.ValidationError(_("Cover can start at most 90 days ahead."), code="too_far")
+        return day
+
+
+class EstimateForm(forms.Form):
+    """What the seller expects to ship, for a premium estimate before enrolling."""
+
+    shipments = forms.IntegerField(
+        label=_("Shipments a month"), min_value=1, max_value=10_000_000, initial=1000
+    )
+    average_value = forms.DecimalField(
+        label=_("Average declared value, ₽"),
+        min_value=Decimal("1"),
+        max_digits=12,
+        decimal_places=2,
+        initial=Decimal("2500"),
+        localize=True,
+    )

@@ -1,0 +1,379 @@
+"""The seller's pages: each reads through a selector scoped to the user's seller and writes
+through a service; anything that is not the seller's own is a 404."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_fsm import can_proceed
+
+from claims import lifecycle, services
+from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor
+from claims.evidence import evidence_add
+from claims.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
+from claims.models import Evidence
+from claims.selectors import seller_claim_get, seller_claims, seller_summary
+from policies.actors import Actor
+from policies.calculation import premium_estimate
+from policies.choices import ShipmentEventKind
+from policies.errors import DomainError
+from policies.selectors import (
+    products_on_sale,
+    seller_policies,
+    seller_policy_in_force,
+    seller_shipment_find,
+    seller_shipment_get,
+    seller_shipments,
+)
+from policies.services import policy_enrol, product_current_version
+
+PAGE_SIZE = 25
+
+
+def seller_required(view):
+    """Let in the users of a seller; send staff to the admin and refuse everyone else."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if request.user.seller_id is None:
+            if request.user.is_staff:
+                return redirect("admin:index")
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def show_domain_error(request, exc: DomainError, form=None) -> None:
+    """Put the error's field messages on the form's fields, and its message on the page."""
+    if form is not None:
+        for field, errors in (exc.fields or {}).items():
+            form.add_error(field if field in form.fields else None, errors)
+    messages.error(request, exc.message)
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@seller_required
+def dashboard(request):
+    seller_id = request.user.seller_id
+    policy = seller_policy_in_force(seller_id=seller_id)
+    usage = lifecycle.policy_usage(policy_id=policy.pk) if policy else None
+    summary = seller_summary(seller_id=seller_id)
+    return render(
+        request,
+        "seller/dashboard.html",
+        {
+            "policy": policy,
+            "usage": usage,
+            "summary": summary,
+            "status_counts": [
+                (code, label, summary.by_status[code])
+                for code, label in ClaimStatus.choices
+                if summary.by_status.get(code)
+            ],
+            "waiting": seller_claims(seller_id=seller_id)
+            .filter(status=ClaimStatus.INFO_REQUESTED)
+            .order_by("info_requested_at")[:10],
+            "recent": seller_claims(seller_id=seller_id).order_by("-created_at", "-pk")[:5],
+        },
+    )
+
+
+@seller_required
+def enrol(request):
+    seller = request.user.seller
+    estimate_form = EstimateForm(request.GET or None)
+    form = EnrolForm(
+        request.POST or None,
+        initial={"starts_on": timezone.localdate(), "product": request.GET.get("product")},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            policy = policy_enrol(
+                seller=seller,
+                product_code=form.cleaned_data["product"].code,
+                starts_on=form.cleaned_data["starts_on"],
+                actor=Actor.for_user(request.user),
+            )
+        except DomainError as exc:
+            show_domain_error(request, exc, form)
+        else:
+            messages.success(
+                request,
+                _("Policy %(number)s is active. Its certificate is below.")
+                % {"number": policy.number},
+            )
+            return redirect("seller:policies")
+    today = timezone.localdate()
+    offers = []
+    for product in products_on_sale():
+        try:
+            version = product_current_version(product=product, on=today)
+        except DomainError:
+            continue
+        covers = list(version.covers.order_by("cover"))
+        estimate = None
+        if estimate_form.is_valid():
+            estimate = premium_estimate(
+                covers=covers,
+                shipments=estimate_form.cleaned_data["shipments"],
+                average_value=estimate_form.cleaned_data["average_value"],
+            )
+        offers.append(
+            {
+                "product": product,
+                "version": version,
+                "covers": [(c, estimate[c.cover] if estimate else None) for c in covers],
+                "total": sum(estimate.values()) if estimate else None,
+            }
+        )
+    return render(
+        request,
+        "seller/enrol.html",
+        {
+            "form": form,
+            "estimate_form": estimate_form,
+            "offers": offers,
+            "policy": seller_policy_in_force(seller_id=seller.pk),
+        },
+    )
+
+
+@seller_required
+def policy_list(request):
+    policies = list(seller_policies(seller_id=request.user.seller_id).prefetch_related("documents"))
+    return render(request, "seller/policies.html", {"policies": policies})
+
+
+@seller_required
+def shipment_list(request):
+    search = request.GET.get("q", "")
+    last_event = request.GET.get("event", "")
+    insured = request.GET.get("insured", "")
+    shipments = seller_shipments(
+        seller_id=request.user.seller_id,
+        search=search,
+        last_event=last_event if last_event in ShipmentEventKind.values else "",
+        insured=insured,
+    )
+    page = _page(request, shipments)
+    labels = dict(ShipmentEventKind.choices)
+    for shipment in page.object_list:
+        shipment.last_event_label = labels.get(shipment.last_event, "—")
+    return render(
+        request,
+        "seller/shipments.html",
+        {
+            "page": page,
+            "q": search,
+            "event": last_event,
+            "insured": insured,
+            "event_kinds": ShipmentEventKind.choices,
+        },
+    )
+
+
+@seller_required
+def shipment_detail(request, pk: int):
+    shipment = seller_shipment_get(seller_id=request.user.seller_id, pk=pk)
+    return render(
+        request,
+        "seller/shipment.html",
+        {"shipment": shipment, "claims": list(shipment.claims.order_by("created_at"))},
+    )
+
+
+@seller_required
+def claim_list(request):
+    status = request.GET.get("status", "")
+    search = request.GET.get("q", "").strip()
+    claims = seller_claims(seller_id=request.user.seller_id).order_by("-created_at", "-pk")
+    if status in ClaimStatus.values:
+        claims = claims.filter(status=status)
+    if search:
+        claims = (
+            claims.filter(number__icontains=search)
+            | claims.filter(shipment__order_id__startswith=search)
+            | claims.filter(shipment__external_id__startswith=search)
+        )
+    return render(
+        request,
+        "seller/claims.html",
+        {
+            "page": _page(request, claims),
+            "status": status,
+            "q": search,
+            "statuses": ClaimStatus.choices,
+        },
+    )
+
+
+def _claim_form_shipment(request, form) -> object | None:
+    shipment = seller_shipment_find(
+        seller_id=request.user.seller_id, reference=form.cleaned_data["shipment"]
+    )
+    if shipment is None:
+        form.add_error(
+            "shipment",
+            _(
+                "None of your shipments has this id, or the order has several items: use the "
+                "shipment id."
+            ),
+        )
+    return shipment
+
+
+@seller_required
+def claim_new(request):
+    """Check a claim against the rules first; file it, with its files, on the second step."""
+    initial = {"event_date": timezone.localdate()}
+    if shipment_id := request.GET.get("shipment"):
+        shipment = seller_shipment_get(seller_id=request.user.seller_id, pk=shipment_id)
+        initial["shipment"] = shipment.external_id
+    form = ClaimForm(request.POST or None, request.FILES or None, initial=initial)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        shipment = _claim_form_shipment(request, form)
+        data = form.cleaned_data
+        spec = {
+            "seller": request.user.seller,
+            "peril": data["peril"],
+            "event_date": data["event_date"],
+            "claimed_amount": data["claimed_amount"],
+        }
+        if shipment is not None:
+            try:
+                if "submit" in request.POST:
+                    claim = _file_with_evidence(request, shipment, data, spec)
+                    messages.success(
+                        request,
+                        _("Claim %(number)s is submitted. Its acknowledgement is below.")
+                        % {"number": claim.number},
+                    )
+                    return redirect("seller:claim", number=claim.number)
+                preview = services.claim_preview(shipment=shipment, **spec)
+            except DomainError as exc:
+                show_domain_error(request, exc, form)
+    return render(
+        request,
+        "seller/claim_new.html",
+        {
+            "form": form,
+            "preview": preview,
+            "flag_labels": [ClaimFlag(flag).label for flag in preview.flags] if preview else [],
+        },
+    )
+
+
+@transaction.atomic
+def _file_with_evidence(request, shipment, data, spec):
+    # One transaction: a refused file leaves no claim behind.
+    claim = services.claim_file(
+        actor=Actor.for_user(request.user),
+        shipment=shipment,
+        source="seller",
+        description=data["description"],
+        submit=False,
+        **spec,
+    )
+    for upload in data["evidence"]:
+        evidence_add(claim=claim, upload=upload, user=request.user)
+    return lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.for_user(request.user))
+
+
+@seller_required
+def claim_detail(request, number: str):
+    claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
+    calculation = lifecycle.claim_calculate(claim=claim)
+    thread = list(claim.messages.all())
+    return render(
+        request,
+        "seller/claim.html",
+        {
+            "claim": claim,
+            "calculation": calculation,
+            "transitions": [t for t in claim.transitions.all() if t.note or t.target_state],
+            "answer_form": AnswerForm(),
+            "message_form": MessageForm(),
+            "can_withdraw": can_proceed(claim.withdraw),
+            "can_answer": claim.status == ClaimStatus.INFO_REQUESTED,
+            "question": next(
+                (m for m in reversed(thread) if m.author_kind == MessageAuthor.ADJUSTER), None
+            ),
+        },
+    )
+
+
+def _claim_action(request, number: str, form_class, action):
+    claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
+    form = form_class(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("seller:claim", number=claim.number)
+    try:
+        action(claim, form.cleaned_data)
+    except DomainError as exc:
+        show_domain_error(request, exc)
+    return redirect("seller:claim", number=claim.number)
+
+
+@require_POST
+@seller_required
+def claim_answer(request, number: str):
+    def answer(claim, data):
+        lifecycle.claim_provide_info(
+            claim_id=claim.pk, user=request.user, message=data["message"], files=data["evidence"]
+        )
+        messages.success(request, _("Thank you: the claim is back with the adjuster."))
+
+    return _claim_action(request, number, AnswerForm, answer)
+
+
+@require_POST
+@seller_required
+def claim_message(request, number: str):
+    def post(claim, data):
+        services.claim_message_post(claim_id=claim.pk, user=request.user, body=data["body"])
+        messages.success(request, _("Message sent."))
+
+    return _claim_action(request, number, MessageForm, post)
+
+
+@require_POST
+@seller_required
+def claim_withdraw(request, number: str):
+    claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
+    try:
+        lifecycle.claim_withdraw(claim_id=claim.pk, user=request.user)
+    except DomainError as exc:
+        show_domain_error(request, exc)
+    else:
+        messages.success(request, _("The claim is withdrawn."))
+    return redirect("seller:claim", number=claim.number)
+
+
+@seller_required
+def evidence_download(request, number: str, pk: int):
+    claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
+    evidence = get_object_or_404(Evidence, claim=claim, pk=pk)
+    response = FileResponse(
+        evidence.file.open("rb"),
+        filename=evidence.original_name,
+        content_type=evidence.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

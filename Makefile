@@ -6,8 +6,10 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 # WeasyPrint renders with Pango; libharfbuzz-subset0 makes its font subsetting ~4x faster.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# Debian's Chromium runs the browser tests (Playwright drives it; no browser download).
+TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium
 
-.PHONY: run test bench lint fmt install system-deps clean
+.PHONY: run test bench lint fmt install system-deps test-deps clean
 
 install: $(VENV)/.installed
 
@@ -17,9 +19,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
-system-deps:
+# Installs the missing Debian packages of $(1) when root; otherwise says which are missing.
+define apt_install
 	@missing=""; \
-	for pkg in $(SYSTEM_PACKAGES); do \
+	for pkg in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" || missing="$$missing $$pkg"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -29,13 +32,20 @@ system-deps:
 	else \
 	  echo "Please install the system packages:$$missing (sudo apt-get install$$missing)"; \
 	fi
+endef
+
+system-deps:
+	$(call apt_install,$(SYSTEM_PACKAGES))
+
+test-deps:
+	$(call apt_install,$(TEST_PACKAGES))
 
 run: system-deps install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: system-deps install lint
+test: test-deps install lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	@rc=0; $(BIN)/python -m pytest -n auto $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc

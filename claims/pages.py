@@ -303,7 +303,9 @@ def claim_detail(request, number: str):
         {
             "claim": claim,
             "calculation": calculation,
-            "transitions": [t for t in claim.transitions.all() if t.note or t.target_state],
+            "history": [
+                (step, ClaimStatus(step.target_state).label) for step in claim.transitions.all()
+            ],
             "answer_form": AnswerForm(),
             "message_form": MessageForm(),
             "can_withdraw": can_proceed(claim.withdraw),

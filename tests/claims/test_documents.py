@@ -9,6 +9,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -417,3 +418,63 @@ def test_the_fetcher_serves_the_projects_static_files():
 def test_the_fetcher_refuses_files_outside_static():
     with pytest.raises(ValueError, match="outside the project"):
         documents.ProjectStaticFetcher().fetch("file:///etc/passwd")
+
+
+# Downloads: the owning seller's users and staff allowed to see documents; a 404 for the rest
+
+
+@pytest.fixture
+def act(paid):
+    return the_document(DocumentKind.SETTLEMENT_ACT, claim=paid)
+
+
+def download(client, document):
+    return client.get(reverse("document-download", args=[document.pk]))
+
+
+def test_the_owning_sellers_user_downloads_the_pdf(client, act):
+    client.force_login(factories.SellerUserFactory(seller=act.seller))
+
+    response = download(client, act)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert "attachment" in response["Content-Disposition"]
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+
+
+def test_another_sellers_user_gets_a_404(client, act):
+    client.force_login(factories.SellerUserFactory())
+
+    assert download(client, act).status_code == 404
+
+
+def test_an_anonymous_visitor_gets_a_404(client, act):
+    assert download(client, act).status_code == 404
+
+
+def test_staff_with_the_permission_download_any_document(client, act, adjuster):
+    client.force_login(adjuster)
+
+    assert download(client, act).status_code == 200
+
+
+def test_staff_without_the_permission_get_a_404(client, act):
+    client.force_login(factories.UserFactory(is_staff=True))
+
+    assert download(client, act).status_code == 404
+
+
+def test_a_report_with_no_seller_is_for_staff_only(client, adjuster):
+    report = documents.document_store(
+        kind=DocumentKind.RECONCILIATION_REPORT, key="r", filename="r.pdf", content=b"%PDF-1.7"
+    )
+    client.force_login(factories.SellerUserFactory())
+    assert download(client, report).status_code == 404
+
+    client.force_login(adjuster)
+    assert download(client, report).status_code == 200
+
+
+def test_documents_have_no_public_media_url(settings):
+    assert not getattr(settings, "MEDIA_URL", "").strip("/")

@@ -109,7 +109,8 @@ class Command(BaseCommand):
             "\n".join(
                 [
                     "",
-                    f"sellercover demo — adjusters' admin: {url}/admin/",
+                    f"sellercover demo — sellers' pages: {url}/",
+                    f"adjusters' admin: {url}/admin/",
                     f"Logins (password {PASSWORD}):",
                     *(f"  {'seller':<16} {email}" for email, *_ in SELLERS),
                     *(f"  {group.lower():<16} {email}" for email, group, *_ in STAFF),

@@ -9,6 +9,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
@@ -478,3 +479,14 @@ def test_a_report_with_no_seller_is_for_staff_only(client, adjuster):
 
 def test_documents_have_no_public_media_url(settings):
     assert not getattr(settings, "MEDIA_URL", "").strip("/")
+
+
+def test_make_bordereaux_makes_csv_and_pdf_once():
+    factories.ClaimFactory(status=ClaimStatus.SUBMITTED)
+    month = timezone.localdate().strftime("%Y-%m")
+
+    call_command("make_bordereaux", month=month, stdout=io.StringIO())
+    call_command("make_bordereaux", month=month, stdout=io.StringIO())
+
+    names = sorted(d.file.name.rsplit(".", 1)[-1] for d in Document.objects.all())
+    assert names == ["csv", "csv", "pdf", "pdf"]

@@ -9,7 +9,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # Debian's Chromium runs the browser tests (Playwright drives it; no browser download).
 TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium
 
-.PHONY: run test bench lint fmt install system-deps test-deps clean
+.PHONY: run test bench lint fmt messages install system-deps test-deps clean
 
 install: $(VENV)/.installed
 
@@ -67,6 +67,11 @@ lint: install
 fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# After changing user-facing text: refresh locale/ru, translate the new entries, then compile.
+messages: install
+	$(BIN)/python manage.py makemessages -l ru --no-obsolete --ignore ".venv/*" --ignore "tests/*" --ignore "var/*"
+	$(BIN)/python manage.py compilemessages -l ru --ignore ".venv/*"
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var staticfiles .pytest_cache .ruff_cache .hypothesis *.egg-info

@@ -41,7 +41,8 @@ class ClaimForm(forms.Form):
     )
     peril = forms.ChoiceField(label=_("What happened"), choices=Peril.choices)
     event_date = forms.DateField(
-        label=_("Date of the event"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date of the event"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     claimed_amount = forms.DecimalField(
         label=_("Amount claimed, ₽"),
@@ -80,7 +81,8 @@ class EnrolForm(forms.Form):
         label=_("Product"), queryset=products_on_sale(), to_field_name="code", empty_label=None
     )
     starts_on = forms.DateField(
-        label=_("Cover starts on"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Cover starts on"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     accept = forms.BooleanField(
         label=_("I have read the terms and accept them on behalf of the seller"), required=True

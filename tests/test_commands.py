@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from claims.choices import ClaimStatus
 from claims.models import Claim, MarketplaceCompensation, Recovery
@@ -116,8 +117,9 @@ def test_import_compensations_reports_bad_lines_and_keeps_good_ones(tmp_path: Pa
     )
     out = io.StringIO()
 
-    call_command("import_compensations", "wb", str(path), stdout=out, stderr=io.StringIO())
-    call_command("import_compensations", "wb", str(path), stdout=out, stderr=io.StringIO())
+    with translation.override("en"):
+        call_command("import_compensations", "wb", str(path), stdout=out, stderr=io.StringIO())
+        call_command("import_compensations", "wb", str(path), stdout=out, stderr=io.StringIO())
 
     record = MarketplaceCompensation.objects.get()
     assert (record.external_id, str(record.amount)) == ("c-1", "1234.50")

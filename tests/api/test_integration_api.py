@@ -35,7 +35,8 @@ def key():
 
 @pytest.fixture
 def api(key):
-    return APIClient(HTTP_AUTHORIZATION=f"Api-Key {key.raw_key}")
+    # Messages follow Accept-Language (Russian by default); these tests read the English ones.
+    return APIClient(HTTP_AUTHORIZATION=f"Api-Key {key.raw_key}", HTTP_ACCEPT_LANGUAGE="en")
 
 
 @pytest.fixture
@@ -533,3 +534,21 @@ def test_the_schema_lists_the_api_and_the_docs_load_nothing_from_outside(client)
     assert {"/api/v1/claims/", "/api/v1/shipment-events/bulk/"} <= set(schema["paths"])
     assert "http://" not in docs.replace("http://testserver", "")
     assert "https://" not in docs
+
+
+def test_error_messages_follow_accept_language(key):
+    client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {key.raw_key}", HTTP_ACCEPT_LANGUAGE="ru")
+
+    response = client.post(
+        "/api/v1/shipment-events/",
+        {
+            "external_id": "e-1",
+            "shipment": "srid-nowhere",
+            "kind": "lost",
+            "occurred_at": "2026-11-20T10:00:00+03:00",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["shipment"] == ["Неизвестное отправление."]

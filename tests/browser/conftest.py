@@ -3,11 +3,13 @@
 A failed test leaves a full-page screenshot in var/screenshots/.
 """
 
+import importlib
 import os
 import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -61,6 +63,24 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def roles(transactional_db):
+    """Put back the staff roles of the data migration after the last test's flush.
+
+    Playwright's event loop gives the test body a database connection of its own, without
+    the snapshot `serialized_rollback` restores, so these tests rebuild the roles instead.
+    """
+    roles = importlib.import_module("claims.migrations.0003_roles").ROLES
+    for name, codenames in roles.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            Permission.objects.filter(
+                content_type__app_label__in=["policies", "claims"], codename__in=codenames
+            )
+        )
+    return {group.name: group for group in Group.objects.all()}
 
 
 def screenshot(page, name: str) -> Path:

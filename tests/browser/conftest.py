@@ -3,13 +3,11 @@
 A failed test leaves a full-page screenshot in var/screenshots/.
 """
 
-import importlib
 import os
 import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -36,8 +34,12 @@ def pytest_runtest_makereport(item, call):
         page.screenshot(path=SCREENSHOTS / f"FAILED-{name}.png", full_page=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    # Started and stopped for each test: while Playwright runs, the test body sees other
+    # context variables, so Django hands it another connection object, and the one that
+    # pytest-django prepared (with the snapshot serialized_rollback restores) must be the
+    # one in use when the next test sets up.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -63,24 +65,6 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
-
-
-@pytest.fixture
-def roles(transactional_db):
-    """Put back the staff roles of the data migration after the last test's flush.
-
-    Playwright's event loop gives the test body a database connection of its own, without
-    the snapshot `serialized_rollback` restores, so these tests rebuild the roles instead.
-    """
-    roles = importlib.import_module("claims.migrations.0003_roles").ROLES
-    for name, codenames in roles.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            Permission.objects.filter(
-                content_type__app_label__in=["policies", "claims"], codename__in=codenames
-            )
-        )
-    return {group.name: group for group in Group.objects.all()}
 
 
 def screenshot(page, name: str) -> Path:

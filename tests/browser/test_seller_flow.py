@@ -14,7 +14,8 @@ from policies.models import Policy
 from tests import factories
 from tests.browser.conftest import screenshot
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The staff roles come from a data migration: keep them across the flushes.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -35,7 +36,7 @@ def sign_in(page, email: str) -> None:
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_a_seller_enrols_files_a_claim_answers_and_downloads(page, roles, language, tmp_path):
+def test_a_seller_enrols_files_a_claim_answers_and_downloads(page, language, tmp_path):
     words = WORDS[language]
     user = factories.SellerUserFactory(seller__language=language)
     version = factories.ProductVersionFactory(product__name="Стандарт")

@@ -1,14 +1,24 @@
+import csv
+import datetime as dt
+import itertools
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.shortcuts import redirect
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from claims import lifecycle, services
+from claims.bordereaux import ROWS as BORDEREAU_KINDS
+from claims.choices import ClaimStatus
 from claims.csv_import import compensations_import_csv
+from claims.documents import bordereau_pdf_make
 from claims.models import (
     Claim,
     ClaimMessage,
@@ -26,6 +36,7 @@ from claims.models import (
 from claims.reconciliation import reconciliation_start
 from claims.selectors import claims_with_money
 from claims.tasks import reconciliation_run_task
+from claims.workbench import claim_actions_for, outcome_message
 from policies.admin import ReadOnlyInline, ViewOnlyAdmin
 from policies.errors import DomainError
 from policies.models import Marketplace
@@ -43,17 +54,38 @@ class ClaimTransitionInline(ReadOnlyInline):
         "internal_note",
     ]
     readonly_fields = fields
+    ordering = ["at", "pk"]
 
 
 class ClaimMessageInline(ReadOnlyInline):
     model = ClaimMessage
     fields = ["created_at", "author_kind", "author", "body"]
     readonly_fields = fields
+    ordering = ["created_at", "pk"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+def evidence_url(evidence: Evidence) -> str:
+    return reverse("admin:claims_claim_evidence", args=[evidence.claim_id, evidence.pk])
+
+
+@admin.display(description=_("preview"))
+def evidence_preview(evidence: Evidence) -> str:
+    if evidence.content_type.startswith("image/"):
+        return format_html(
+            '<a href="{0}" target="_blank"><img src="{0}" alt="{1}" '
+            'style="max-height:120px;max-width:200px;border:1px solid #ccc"></a>',
+            evidence_url(evidence),
+            evidence.original_name,
+        )
+    return format_html('<a href="{}" target="_blank">PDF</a>', evidence_url(evidence))
 
 
 class EvidenceInline(ReadOnlyInline):
     model = Evidence
-    fields = ["original_name", "content_type", "size", "created_at"]
+    fields = [evidence_preview, "original_name", "content_type", "size", "created_at"]
     readonly_fields = fields
 
 
@@ -90,6 +122,105 @@ class DocumentInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class SlaFilter(admin.SimpleListFilter):
+    title = _("service level")
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [("breached", _("Missed")), ("due_soon", _("Due within 3 days"))]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "breached":
+            return queryset.filter(due_on__lt=today)
+        if self.value() == "due_soon":
+            return queryset.filter(due_on__gte=today, due_on__lte=today + dt.timedelta(days=3))
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = _("adjuster")
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("me", _("Assigned to me")), ("nobody", _("Unassigned"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "nobody":
+            return queryset.filter(assignee=None)
+        return queryset
+
+
+class SignoffFilter(admin.SimpleListFilter):
+    title = _("sign-off")
+    parameter_name = "signoff"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("waiting", _("Waiting for sign-off")),
+            ("mine", _("Within my limit to sign off")),
+        ]
+
+    def queryset(self, request, queryset):
+        waiting = queryset.filter(
+            status=ClaimStatus.UNDER_REVIEW, signoff_requested_by__isnull=False
+        )
+        if self.value() == "waiting":
+            return waiting
+        if self.value() == "mine":
+            return waiting.filter(payable_amount__lte=request.user.authority_limit).exclude(
+                signoff_requested_by=request.user
+            )
+        return queryset
+
+
+# The changelist's columns as the CSV export names them: stable codes, whatever the language.
+EXPORT_COLUMNS = [
+    "number",
+    "seller",
+    "tax_id",
+    "marketplace",
+    "cover",
+    "peril",
+    "status",
+    "claimed",
+    "payable",
+    "age_days",
+    "sla_missed",
+    "assignee",
+]
+
+
+def claim_age_days(claim: Claim) -> int:
+    return (timezone.now() - (claim.submitted_at or claim.created_at)).days
+
+
+def claim_export_row(claim: Claim) -> list:
+    return [
+        claim.number,
+        claim.seller.legal_name,
+        claim.seller.tax_id,
+        claim.marketplace.code,
+        claim.cover,
+        claim.peril,
+        claim.status,
+        f"{claim.claimed_amount:.2f}",
+        f"{claim.payable_amount:.2f}",
+        claim_age_days(claim),
+        "yes" if claim.is_overdue else "",
+        claim.assignee.email if claim.assignee else "",
+    ]
+
+
+class _Echo:
+    """A file-like sink for csv.writer that hands each row back for streaming."""
+
+    def write(self, value):
+        return value
+
+
 @admin.register(Claim)
 class ClaimAdmin(ViewOnlyAdmin):
     list_display = [
@@ -101,19 +232,34 @@ class ClaimAdmin(ViewOnlyAdmin):
         "status",
         "claimed_amount",
         "payable_amount",
-        "due_on",
+        "age",
+        "sla_missed",
         "assignee",
     ]
-    list_filter = ["status", "cover", "peril", "marketplace", "source"]
+    list_filter = [
+        "status",
+        "cover",
+        "peril",
+        "marketplace",
+        SlaFilter,
+        AssigneeFilter,
+        SignoffFilter,
+        "source",
+    ]
     list_select_related = ["seller", "marketplace", "assignee"]
     search_fields = [
-        "number",
-        "shipment__external_id",
-        "shipment__order_id",
+        "=number",
+        "=shipment__external_id",
+        "=shipment__order_id",
         "seller__legal_name",
-        "seller__tax_id",
+        "=seller__tax_id",
     ]
+    search_help_text = _("Claim number, order or shipment id, seller name or tax id (INN).")
     ordering = ["created_at", "pk"]
+    list_per_page = 50
+    list_max_show_all = 2000
+    actions = ["assign_to_me", "export_csv"]
+    change_form_template = "admin/claims/claim/change_form.html"
     inlines = [
         ClaimTransitionInline,
         ClaimMessageInline,
@@ -126,6 +272,153 @@ class ClaimAdmin(ViewOnlyAdmin):
 
     def get_queryset(self, request):
         return claims_with_money(super().get_queryset(request))
+
+    @admin.display(description=_("age, days"), ordering="created_at")
+    def age(self, claim):
+        return claim_age_days(claim)
+
+    @admin.display(description=_("SLA missed"), boolean=True, ordering="due_on")
+    def sla_missed(self, claim):
+        return claim.is_overdue
+
+    @admin.action(description=_("Assign to me"))
+    def assign_to_me(self, request, queryset):
+        assigned = 0
+        for claim_id in queryset.values_list("pk", flat=True):
+            try:
+                lifecycle.claim_assign(claim_id=claim_id, adjuster=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return
+            assigned += 1
+        self.message_user(
+            request, _("%(count)s claims assigned to you.") % {"count": assigned}, messages.SUCCESS
+        )
+
+    @admin.action(description=_("Export the selection as CSV"))
+    def export_csv(self, request, queryset):
+        writer = csv.writer(_Echo(), delimiter=";")
+        claims = queryset.select_related("seller", "marketplace", "assignee").order_by(
+            "created_at", "pk"
+        )
+        rows = itertools.chain(
+            [EXPORT_COLUMNS],
+            (claim_export_row(claim) for claim in claims.iterator(chunk_size=2000)),
+        )
+        response = StreamingHttpResponse(
+            ("\ufeff" if n == 0 else "") + writer.writerow(row) for n, row in enumerate(rows)
+        )
+        response["Content-Type"] = "text/csv; charset=utf-8"
+        response["Content-Disposition"] = (
+            f'attachment; filename="claims-{timezone.localdate():%Y-%m-%d}.csv"'
+        )
+        return response
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/act/<str:name>/",
+                view(self.act_view),
+                name="claims_claim_act",
+            ),
+            path(
+                "<path:object_id>/reply/",
+                view(self.reply_view),
+                name="claims_claim_reply",
+            ),
+            path(
+                "<path:object_id>/evidence/<int:evidence_id>/",
+                view(self.evidence_view),
+                name="claims_claim_evidence",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _claim(self, request, object_id) -> Claim:
+        claim = self.get_object(request, object_id)
+        if claim is None or not self.has_view_permission(request, claim):
+            raise Http404
+        return claim
+
+    def _back(self, claim):
+        return redirect("admin:claims_claim_change", claim.pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        claim = self.get_object(request, object_id)
+        extra = {}
+        if claim is not None:
+            extra = {
+                "calculation": lifecycle.claim_calculate(claim=claim),
+                "claim": claim,
+                "claim_actions": [
+                    (action, action.form(prefix=action.name))
+                    for action in claim_actions_for(claim=claim, user=request.user)
+                ],
+                "reply_form": ReplyForm(),
+                "can_reply": request.user.has_perm("claims.add_claimmessage"),
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def act_view(self, request, object_id, name):
+        claim = self._claim(request, object_id)
+        if request.method != "POST":
+            return self._back(claim)
+        action = next(
+            (a for a in claim_actions_for(claim=claim, user=request.user) if a.name == name), None
+        )
+        if action is None:
+            raise PermissionDenied
+        form = action.form(request.POST, prefix=name)
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                label = form.fields[field].label if field in form.fields else ""
+                for error in errors:
+                    self.message_user(request, f"{label}: {error}", messages.ERROR)
+            return self._back(claim)
+        try:
+            claim = action.run(claim, request.user, form.cleaned_data)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            text, warning = outcome_message(action=action, claim=claim, user=request.user)
+            self.message_user(request, text, messages.WARNING if warning else messages.SUCCESS)
+        return self._back(claim)
+
+    def reply_view(self, request, object_id):
+        claim = self._claim(request, object_id)
+        if request.method != "POST":
+            return self._back(claim)
+        if not request.user.has_perm("claims.add_claimmessage"):
+            raise PermissionDenied
+        form = ReplyForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise DomainError("message_required", _("The message is empty."))
+            services.claim_message_post(
+                claim_id=claim.pk, user=request.user, body=form.cleaned_data["body"]
+            )
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, _("Message sent to the seller."), messages.SUCCESS)
+        return self._back(claim)
+
+    def evidence_view(self, request, object_id, evidence_id):
+        claim = self._claim(request, object_id)
+        evidence = get_object_or_404(Evidence, claim=claim, pk=evidence_id)
+        response = FileResponse(
+            evidence.file.open("rb"),
+            filename=evidence.original_name,
+            content_type=evidence.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(label=_("Reply to the seller"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class CompensationUploadForm(forms.Form):
@@ -189,8 +482,9 @@ class MarketplaceCompensationAdmin(ViewOnlyAdmin):
             "opts": self.model._meta,
             "form": form,
             "title": _("Upload a compensation CSV"),
+            "submit_label": _("Import"),
         }
-        return TemplateResponse(request, "admin/claims/upload_compensations.html", context)
+        return TemplateResponse(request, "admin/claims/form_page.html", context)
 
 
 @admin.register(Payout)
@@ -231,9 +525,14 @@ class ReconciliationRunAdmin(ViewOnlyAdmin):
         "discrepancies_found",
     ]
     list_filter = ["state", "trigger"]
-    readonly_fields = ["progress"]
+    readonly_fields = ["progress", "report"]
     inlines = [DiscrepancyInline]
     change_list_template = "admin/claims/reconciliationrun/change_list.html"
+
+    @admin.display(description=_("report"))
+    def report(self, run):
+        document = run.documents.order_by("-created_at").first()
+        return document_link(document) if document else "—"
 
     @admin.display(description=_("progress"))
     def progress(self, run):
@@ -268,6 +567,50 @@ class DocumentAdmin(ViewOnlyAdmin):
     search_fields = ["key", "seller__legal_name", "claim__number", "policy__number"]
     date_hierarchy = "created_at"
     list_select_related = ["seller"]
+    change_list_template = "admin/claims/document/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "bordereaux/",
+                self.admin_site.admin_view(self.bordereaux_view),
+                name="claims_document_bordereaux",
+            ),
+            *super().get_urls(),
+        ]
+
+    def bordereaux_view(self, request):
+        """Make (or find) a month's premium and claims bordereaux, CSV and PDF."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = BordereauForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            month = form.cleaned_data["month"]
+            made = [bordereau_pdf_make(kind=kind, month=month) for kind in BORDEREAU_KINDS]
+            self.message_user(
+                request,
+                _("Bordereaux for %(month)s are ready.") % {"month": f"{month:%m.%Y}"},
+                messages.SUCCESS,
+            )
+            return redirect(
+                reverse("admin:claims_document_changelist")
+                + f"?period__exact={made[0].period:%Y-%m-%d}"
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": _("Bordereaux for a month"),
+            "submit_label": _("Make the bordereaux"),
+        }
+        return TemplateResponse(request, "admin/claims/form_page.html", context)
+
+
+class BordereauForm(forms.Form):
+    month = forms.DateField(
+        label=_("Any day of the month"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+    )
 
 
 class WebhookAttemptInline(ReadOnlyInline):

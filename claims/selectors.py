@@ -8,6 +8,7 @@ from django.db.models import (
     DecimalField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -188,3 +189,27 @@ def seller_summary(*, seller_id: int) -> SellerSummary:
         owed_back=owed,
         waiting_on_seller=by_status.get(ClaimStatus.INFO_REQUESTED, 0),
     )
+
+
+def claims_queue_summary(*, today) -> dict:
+    """Return the adjusters' queue in figures: claims per status, missed service levels,
+    sign-offs waiting and recoveries still owed, each in one aggregate query."""
+    per_status = Claim.objects.aggregate(
+        **{status: Count("pk", filter=Q(status=status)) for status in ClaimStatus.values},
+        sla_missed=Count("pk", filter=Q(due_on__lt=today)),
+        waiting_signoff=Count(
+            "pk",
+            filter=Q(status=ClaimStatus.UNDER_REVIEW, signoff_requested_by__isnull=False),
+        ),
+    )
+    recoveries = Recovery.objects.exclude(status=RecoveryStatus.RECEIVED).aggregate(
+        count=Count("pk"), amount=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY)
+    )
+    return {
+        "statuses": [(code, label, per_status[code]) for code, label in ClaimStatus.choices],
+        "sla_missed": per_status["sla_missed"],
+        "waiting_signoff": per_status["waiting_signoff"],
+        "awaiting_compensation": per_status[ClaimStatus.AWAITING_COMPENSATION],
+        "recoveries_open": recoveries["count"],
+        "recoveries_amount": recoveries["amount"],
+    }

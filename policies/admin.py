@@ -1,5 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
@@ -17,7 +22,7 @@ from policies.models import (
     ShipmentEvent,
     User,
 )
-from policies.services import product_version_in_use
+from policies.services import product_version_copy, product_version_in_use
 
 # Keys belong to a marketplace here; the package's unscoped model stays unused.
 admin.site.unregister(APIKey)
@@ -157,6 +162,35 @@ class ProductVersionAdmin(admin.ModelAdmin):
         if obj is not None and product_version_in_use(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/new-version/",
+                self.admin_site.admin_view(self.new_version_view),
+                name="policies_productversion_new_version",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"can_copy": self.has_add_permission(request)}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    @transaction.atomic
+    def new_version_view(self, request, object_id):
+        """Copy a version's terms into a new version on sale from today, to be edited."""
+        if request.method != "POST" or not self.has_add_permission(request):
+            raise PermissionDenied
+        version = get_object_or_404(ProductVersion, pk=object_id)
+        copy = product_version_copy(version=version, effective_from=timezone.localdate())
+        self.message_user(
+            request,
+            _("Version %(version)s made from %(source)s: edit its terms before it goes on sale.")
+            % {"version": copy.version, "source": version},
+            messages.SUCCESS,
+        )
+        return redirect("admin:policies_productversion_change", copy.pk)
 
 
 class PolicyTransitionInline(ReadOnlyInline):

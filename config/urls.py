@@ -1,8 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from claims.views import document_download
+
+admin.site.site_header = _("sellercover · claims desk")
+admin.site.site_title = _("sellercover claims desk")
+admin.site.index_title = _("Claims desk")
+# The claims queue needs the page's width more than a second navigation.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", include("claims.urls")),

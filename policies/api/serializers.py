@@ -13,7 +13,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 time that must carry its UTC offset: a bare time is ambiguous."""
 
     def to_internal_value(self, value):
-        parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        except ValueError:  # well-formed but impossible, such as minute 99
+            parsed = None
         if parsed is None:
             return super().to_internal_value(value)
         if parsed.tzinfo is None:

@@ -552,3 +552,16 @@ def test_error_messages_follow_accept_language(key):
 
     assert response.status_code == 400
     assert response.json()["fields"]["shipment"] == ["Неизвестное отправление."]
+
+
+def test_an_impossible_time_is_a_400_naming_the_field(api):
+    response = api.post(
+        "/api/v1/shipments/bulk/",
+        {"items": [{"external_id": "s-1", "shipped_at": "2024-01-01T12:99:00Z"}]},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    [row] = response.json()["results"]
+    assert row["status"] == "error"
+    assert "shipped_at" in row["errors"]

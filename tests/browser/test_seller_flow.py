@@ -113,3 +113,10 @@ def test_a_seller_enrols_files_a_claim_answers_and_downloads(page, language, tmp
         assert pdf.read(5) == b"%PDF-"
     page.goto("/")
     screenshot(page, f"seller-dashboard-{language}")
+
+    # The same pages on a phone: nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", "/claims/", f"/claims/{claim.number}/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    screenshot(page, f"seller-claim-phone-{language}")

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from claims import lifecycle, services
 from claims.bordereaux import ROWS as BORDEREAU_KINDS
-from claims.choices import ClaimStatus
+from claims.choices import ClaimFlag, ClaimStatus
 from claims.csv_import import compensations_import_csv
 from claims.documents import bordereau_pdf_make
 from claims.models import (
@@ -277,9 +277,11 @@ class ClaimAdmin(ViewOnlyAdmin):
     def age(self, claim):
         return claim_age_days(claim)
 
-    @admin.display(description=_("SLA missed"), boolean=True, ordering="due_on")
+    @admin.display(description=_("SLA"), ordering="due_on")
     def sla_missed(self, claim):
-        return claim.is_overdue
+        if not claim.is_overdue:
+            return ""
+        return format_html('<strong style="color: #ba2121">⚠ {}</strong>', _("missed"))
 
     @admin.action(description=_("Assign to me"))
     def assign_to_me(self, request, queryset):
@@ -351,6 +353,7 @@ class ClaimAdmin(ViewOnlyAdmin):
             extra = {
                 "calculation": lifecycle.claim_calculate(claim=claim),
                 "claim": claim,
+                "flag_labels": [ClaimFlag(f).label for f in claim.flags if f in ClaimFlag.values],
                 "claim_actions": [
                     (action, action.form(prefix=action.name))
                     for action in claim_actions_for(claim=claim, user=request.user)

@@ -3,8 +3,10 @@ through a service; anything that is not the seller's own is a 404."""
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404
@@ -50,6 +52,22 @@ def seller_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+class SignInView(LoginView):
+    """Sign in; a seller's user who has not picked a language gets the seller's."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        seller = form.get_user().seller
+        if seller is not None and settings.LANGUAGE_COOKIE_NAME not in self.request.COOKIES:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                seller.language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite="Lax",
+            )
+        return response
 
 
 def show_domain_error(request, exc: DomainError, form=None) -> None:

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from claims.pages import SignInView
 from claims.views import document_download
 
 admin.site.site_header = _("sellercover · claims desk")
@@ -13,6 +14,7 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", include("claims.urls")),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

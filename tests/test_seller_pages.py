@@ -390,3 +390,11 @@ def test_the_language_switch_changes_the_page_language(signed_in):
     signed_in.post(reverse("set_language"), {"language": "en", "next": "/"})
 
     assert "Overview" in signed_in.get(reverse("seller:dashboard")).content.decode()
+
+
+def test_signing_in_picks_the_sellers_language_until_the_user_chooses(client):
+    user = factories.SellerUserFactory(seller__language="en")
+
+    client.post(reverse("login"), {"username": user.email, "password": factories.PASSWORD})
+
+    assert "Overview" in client.get(reverse("seller:dashboard")).content.decode()

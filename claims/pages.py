@@ -78,6 +78,11 @@ def show_domain_error(request, exc: DomainError, form=None) -> None:
     messages.error(request, exc.message)
 
 
+def _param(request, name: str) -> str:
+    # PostgreSQL refuses NUL in text: a search for it is a search for nothing odd.
+    return request.GET.get(name, "").replace("\x00", "").strip()
+
+
 def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
@@ -176,9 +181,9 @@ def policy_list(request):
 
 @seller_required
 def shipment_list(request):
-    search = request.GET.get("q", "")
-    last_event = request.GET.get("event", "")
-    insured = request.GET.get("insured", "")
+    search = _param(request, "q")
+    last_event = _param(request, "event")
+    insured = _param(request, "insured")
     shipments = seller_shipments(
         seller_id=request.user.seller_id,
         search=search,
@@ -214,8 +219,8 @@ def shipment_detail(request, pk: int):
 
 @seller_required
 def claim_list(request):
-    status = request.GET.get("status", "")
-    search = request.GET.get("q", "").strip()
+    status = _param(request, "status")
+    search = _param(request, "q")
     claims = seller_claims(seller_id=request.user.seller_id).order_by("-created_at", "-pk")
     if status in ClaimStatus.values:
         claims = claims.filter(status=status)
@@ -256,8 +261,8 @@ def _claim_form_shipment(request, form) -> object | None:
 def claim_new(request):
     """Check a claim against the rules first; file it, with its files, on the second step."""
     initial = {"event_date": timezone.localdate()}
-    if shipment_id := request.GET.get("shipment"):
-        shipment = seller_shipment_get(seller_id=request.user.seller_id, pk=shipment_id)
+    if (shipment_id := request.GET.get("shipment", "")).isdigit():
+        shipment = seller_shipment_get(seller_id=request.user.seller_id, pk=int(shipment_id))
         initial["shipment"] = shipment.external_id
     form = ClaimForm(request.POST or None, request.FILES or None, initial=initial)
     preview = None

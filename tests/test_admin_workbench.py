@@ -336,3 +336,11 @@ def test_bordereaux_are_made_from_the_admin(client, adjuster):
 
     made = sorted(d.file.name.rsplit(".", 1)[-1] for d in Document.objects.all())
     assert made == ["csv", "csv", "pdf", "pdf"]
+
+
+def test_an_odd_search_is_not_a_server_error(client, adjuster):
+    client.force_login(adjuster)
+
+    response = client.get(reverse("admin:claims_claim_changelist"), {"q": "CL\x00-1"})
+
+    assert response.status_code == 200

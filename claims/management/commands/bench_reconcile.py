@@ -154,8 +154,9 @@ class Command(BaseCommand):
             cursor.execute(
                 f"""
                 INSERT INTO {Payout._meta.db_table} (claim_id, amount, paid_on, reference,
-                    created_at)
-                SELECT cl.id, cl.payable_amount, %(day)s, %(code)s || '-pay-' || cl.id, %(now)s
+                    calculation, created_at)
+                SELECT cl.id, cl.payable_amount, %(day)s, %(code)s || '-pay-' || cl.id, '{{}}',
+                    %(now)s
                 FROM {T["claim"]} cl WHERE cl.marketplace_id = %(mp)s AND cl.status = 'paid'
                 """,
                 params,

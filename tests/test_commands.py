@@ -4,7 +4,9 @@ import io
 from pathlib import Path
 
 import pytest
+from celery import current_app
 from django.apps import apps
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
@@ -125,3 +127,29 @@ def test_import_compensations_reports_bad_lines_and_keeps_good_ones(tmp_path: Pa
     assert (record.external_id, str(record.amount)) == ("c-1", "1234.50")
     assert "line 3: reason is not valid" in out.getvalue()
     assert "created 0, unchanged 1, rejected 1" in out.getvalue()
+
+
+def test_bench_documents_renders_and_reports_its_figures():
+    factories.ProductVersionFactory(product__code="standard")
+    out = io.StringIO()
+
+    call_command("bench_documents", count=3, stdout=out)
+
+    assert "settlement acts       3 (1 page(s) each)" in out.getvalue()
+    assert "median" in out.getvalue()
+    assert current_app.conf.task_always_eager  # the command left tasks as it found them
+
+
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="bench_reconcile measures PostgreSQL",
+)
+def test_bench_reconcile_runs_the_real_task_on_a_small_set():
+    factories.ProductVersionFactory(product__code="standard")
+    out = io.StringIO()
+
+    call_command("bench_reconcile", rows=2000, stdout=out)
+
+    assert "records reconciled    2,000" in out.getvalue()
+    assert "ratio to the floor" in out.getvalue()
+    assert current_app.conf.task_always_eager

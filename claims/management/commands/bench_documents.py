@@ -13,7 +13,6 @@ import statistics
 import time
 from decimal import Decimal
 
-from celery import current_app
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +20,7 @@ from django.utils import timezone
 from claims.choices import ClaimStatus
 from claims.documents import settlement_act_make
 from claims.lifecycle import claim_pay
+from claims.management.celery import tasks_queued
 from claims.models import Claim
 from claims.services import ClaimSpec, claims_file_many
 from policies.actors import Actor
@@ -37,9 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, count, **options):
         # The acts are made below, one at a time and timed: nothing renders on the side.
-        current_app.conf.task_always_eager = False
-        current_app.conf.broker_url = "memory://"
-        claim_ids = self._paid_claims(count)
+        with tasks_queued(broker_url="memory://"):
+            claim_ids = self._paid_claims(count)
         timings = []
         first = None
         for claim_id in claim_ids:

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from claims.management.celery import tasks_queued
 from claims.models import Payout
 from claims.reconciliation import T, reconciliation_start
 from claims.tasks import reconciliation_run_task
@@ -46,8 +47,10 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise CommandError("bench_reconcile measures PostgreSQL: set DATABASE_URL=postgres://…")
         # Follow-ups (certificates, payments) are queued to the broker and purged, not run here.
-        current_app.conf.task_always_eager = False
-        current_app.conf.broker_url = BROKER
+        with tasks_queued(broker_url=BROKER):
+            self._measure(rows)
+
+    def _measure(self, rows: int) -> None:
         started = time.perf_counter()
         marketplace = self._prepare(rows)
         self.stdout.write(f"data prepared in {time.perf_counter() - started:.1f} s")

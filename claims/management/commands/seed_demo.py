@@ -1,11 +1,9 @@
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import random
 from decimal import Decimal
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,6 +13,7 @@ from django.utils import timezone
 
 from claims import lifecycle, services
 from claims.choices import ClaimSource, ClaimStatus, CompensationReason, CompensationSource
+from claims.management.celery import tasks_queued
 from claims.models import Claim
 from policies.actors import Actor
 from policies.choices import PERIL_BY_EVENT_KIND, Cover, PremiumBasis, ShipmentEventKind
@@ -65,17 +64,6 @@ def demo_api_key() -> tuple[str, str]:
     digest = hmac.new(settings.SECRET_KEY.encode(), b"seed-demo-wb", hashlib.sha256).hexdigest()
     prefix = "demo" + digest[:4]
     return prefix, f"{prefix}.{digest[8:40]}"
-
-
-@contextlib.contextmanager
-def triage_deferred():
-    """Queue triage without running it, so the demo shows a claim still in `submitted`."""
-    eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = False
-    try:
-        yield
-    finally:
-        current_app.conf.task_always_eager = eager
 
 
 class Command(BaseCommand):
@@ -353,7 +341,7 @@ class Command(BaseCommand):
                     submit=False,
                 )
                 if submit:
-                    with triage_deferred():
+                    with tasks_queued():  # triage waits: the demo shows a claim still `submitted`
                         lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.for_user(seller_user))
             withdrawn = services.claim_file(
                 actor=Actor.for_user(seller_user),

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -36,6 +36,7 @@ from claims.models import (
 from claims.reconciliation import reconciliation_start
 from claims.selectors import claims_with_money
 from claims.tasks import reconciliation_run_task
+from claims.views import evidence_file
 from claims.workbench import claim_actions_for, outcome_message
 from policies.admin import ReadOnlyInline, ViewOnlyAdmin
 from policies.errors import DomainError
@@ -409,15 +410,7 @@ class ClaimAdmin(ViewOnlyAdmin):
 
     def evidence_view(self, request, object_id, evidence_id):
         claim = self._claim(request, object_id)
-        evidence = get_object_or_404(Evidence, claim=claim, pk=evidence_id)
-        response = FileResponse(
-            evidence.file.open("rb"),
-            filename=evidence.original_name,
-            content_type=evidence.content_type,
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return evidence_file(get_object_or_404(Evidence, claim=claim, pk=evidence_id))
 
 
 class ReplyForm(forms.Form):

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from claims.evidence import evidence_add
 from claims.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
 from claims.models import Evidence
 from claims.selectors import seller_claim_get, seller_claims, seller_summary
+from claims.views import evidence_file
 from policies.actors import Actor
 from policies.calculation import premium_estimate
 from policies.choices import ShipmentEventKind
@@ -393,12 +394,4 @@ def claim_withdraw(request, number: str):
 @seller_required
 def evidence_download(request, number: str, pk: int):
     claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
-    evidence = get_object_or_404(Evidence, claim=claim, pk=pk)
-    response = FileResponse(
-        evidence.file.open("rb"),
-        filename=evidence.original_name,
-        content_type=evidence.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return evidence_file(get_object_or_404(Evidence, claim=claim, pk=pk))

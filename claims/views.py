@@ -1,4 +1,5 @@
-"""Pages outside the admin and the API: private files leave only through these checks."""
+"""Private files leave only through these checked views: documents here, evidence from the
+seller pages and the admin, all sent by `private_file`."""
 
 from pathlib import PurePosixPath
 
@@ -6,9 +7,30 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from claims.models import Evidence
 from claims.selectors import documents_visible_to
 
 CONTENT_TYPES = {".pdf": "application/pdf", ".csv": "text/csv; charset=utf-8"}
+
+
+def private_file(file, *, filename: str, content_type: str, download: bool) -> FileResponse:
+    """Return a stored file's response that no browser sniffs or cache keeps."""
+    response = FileResponse(
+        file.open("rb"), as_attachment=download, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def evidence_file(evidence: Evidence) -> FileResponse:
+    """Show an evidence file of a claim the caller has already been allowed to see."""
+    return private_file(
+        evidence.file,
+        filename=evidence.original_name,
+        content_type=evidence.content_type,
+        download=False,
+    )
 
 
 @require_GET
@@ -16,12 +38,9 @@ def document_download(request, pk: int) -> FileResponse:
     """Send a document to its seller's users or to staff allowed to see documents; else 404."""
     document = get_object_or_404(documents_visible_to(user=request.user), pk=pk)
     name = PurePosixPath(document.file.name).name
-    response = FileResponse(
-        document.file.open("rb"),
-        as_attachment=True,
+    return private_file(
+        document.file,
         filename=name,
         content_type=CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream"),
+        download=True,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response

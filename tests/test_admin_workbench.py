@@ -344,3 +344,26 @@ def test_an_odd_search_is_not_a_server_error(client, adjuster):
     response = client.get(reverse("admin:claims_claim_changelist"), {"q": "CL\x00-1"})
 
     assert response.status_code == 200
+
+
+def test_evidence_previews_come_through_a_staff_only_view(client, adjuster):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from claims.evidence import evidence_add
+
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+    )
+    claim = under_review()
+    evidence = evidence_add(claim=claim, upload=SimpleUploadedFile("a.png", png), user=None)
+    url = reverse("admin:claims_claim_evidence", args=[claim.pk, evidence.pk])
+
+    client.force_login(factories.SellerUserFactory(seller=claim.seller))
+    assert client.get(url).status_code == 302  # to the admin's sign-in
+
+    client.force_login(adjuster)
+    response = client.get(url)
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == png
+    assert url in client.get(change_url(claim)).content.decode()

@@ -261,6 +261,44 @@ class ClaimAdmin(ViewOnlyAdmin):
     list_max_show_all = 2000
     actions = ["assign_to_me", "export_csv"]
     change_form_template = "admin/claims/claim/change_form.html"
+    fieldsets = [
+        (
+            _("Claim"),
+            {
+                "fields": [
+                    ("number", "status", "source"),
+                    ("seller", "marketplace", "external_id"),
+                    ("policy", "shipment"),
+                    ("cover", "peril", "event_date"),
+                    "event_key",
+                    "description",
+                    "flags",
+                ]
+            },
+        ),
+        (
+            _("Money"),
+            {
+                "fields": [
+                    ("claimed_amount", "assessed_amount"),
+                    ("compensation_amount", "deductible_amount"),
+                    ("payable_amount", "limit_applied"),
+                ]
+            },
+        ),
+        (
+            _("Decision and service level"),
+            {
+                "fields": [
+                    ("assignee", "signoff_requested_by", "signoff_requested_at"),
+                    ("rejection_code", "rejection_reason"),
+                    ("submitted_at", "status_changed_at", "decided_at"),
+                    ("sla_started_on", "sla_paused_days", "due_on"),
+                    "info_requested_at",
+                ]
+            },
+        ),
+    ]
     inlines = [
         ClaimTransitionInline,
         ClaimMessageInline,

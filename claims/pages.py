@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,10 +18,10 @@ from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
 from claims import lifecycle, services
-from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor
+from claims.choices import ClaimFlag, ClaimStatus, DocumentKind, MessageAuthor
 from claims.evidence import evidence_add
 from claims.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
-from claims.models import Evidence
+from claims.models import Document, Evidence
 from claims.selectors import seller_claim_get, seller_claims, seller_summary
 from claims.views import evidence_file
 from policies.actors import Actor
@@ -176,7 +177,12 @@ def enrol(request):
 
 @seller_required
 def policy_list(request):
-    policies = list(seller_policies(seller_id=request.user.seller_id).prefetch_related("documents"))
+    certificates = Document.objects.filter(kind=DocumentKind.POLICY_CERTIFICATE)
+    policies = list(
+        seller_policies(seller_id=request.user.seller_id).prefetch_related(
+            Prefetch("documents", queryset=certificates, to_attr="certificates")
+        )
+    )
     return render(request, "seller/policies.html", {"policies": policies})
 
 

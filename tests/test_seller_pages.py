@@ -11,6 +11,7 @@ from django.utils import timezone
 from claims import lifecycle
 from claims.choices import ClaimStatus, DocumentKind
 from claims.models import Claim, Evidence
+from policies.actors import Actor
 from policies.choices import PolicyStatus
 from policies.models import Policy
 from tests import factories
@@ -404,3 +405,25 @@ def test_signing_in_picks_the_sellers_language_until_the_user_chooses(client):
 def test_odd_query_strings_are_not_server_errors(signed_in, query):
     for name in ("seller:claim_new", "seller:claims", "seller:shipments"):
         assert signed_in.get(reverse(name) + query).status_code == 200
+
+
+def test_the_policy_page_offers_the_certificate_and_not_the_claims_documents(
+    signed_in, seller_user, adjuster, django_capture_on_commit_callbacks
+):
+    version = factories.ProductVersionFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(
+            reverse("seller:enrol"),
+            {"product": version.product.code, "starts_on": timezone.localdate(), "accept": "on"},
+        )
+    policy = Policy.objects.get(seller=seller_user.seller)
+    claim = factories.ClaimFactory(shipment__policy=policy, status=ClaimStatus.APPROVED)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+
+    page = signed_in.get(reverse("seller:policies")).content.decode()
+
+    certificate = policy.documents.get(kind=DocumentKind.POLICY_CERTIFICATE)
+    act = claim.documents.get(kind=DocumentKind.SETTLEMENT_ACT)
+    assert reverse("document-download", args=[certificate.pk]) in page
+    assert reverse("document-download", args=[act.pk]) not in page

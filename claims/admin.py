@@ -43,6 +43,11 @@ from policies.errors import DomainError
 from policies.models import Marketplace
 
 
+@admin.display(description=_("by"))
+def transition_actor(transition: ClaimTransition) -> str:
+    return transition.actor_label
+
+
 class ClaimTransitionInline(ReadOnlyInline):
     model = ClaimTransition
     fields = [
@@ -50,12 +55,15 @@ class ClaimTransitionInline(ReadOnlyInline):
         "transition",
         "source_state",
         "target_state",
-        "actor_label",
+        transition_actor,
         "note",
         "internal_note",
     ]
     readonly_fields = fields
     ordering = ["at", "pk"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor_user", "actor_marketplace")
 
 
 class ClaimMessageInline(ReadOnlyInline):

@@ -134,7 +134,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     info_requested_at = models.DateTimeField(_("information requested"), null=True, blank=True)
     due_on = models.DateField(_("due"), null=True, blank=True, db_index=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
@@ -328,10 +328,15 @@ class ClaimMessage(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="messages")
     author_kind = models.CharField(_("from"), max_length=16, choices=MessageAuthor.choices)
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     body = models.TextField(_("message"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("message")
@@ -356,7 +361,7 @@ class Evidence(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("evidence file")
@@ -389,7 +394,7 @@ class ReconciliationRun(models.Model):
     # the last id done, so a run interrupted anywhere resumes where it stopped.
     upper_bound = models.BigIntegerField(default=0)
     cursor = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("reconciliation run")
@@ -446,7 +451,7 @@ class MarketplaceCompensation(models.Model):
     run = models.ForeignKey(
         ReconciliationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("marketplace compensation")
@@ -502,9 +507,14 @@ class Payout(models.Model):
     # The settlement act prints the calculation as it stood when the money left.
     calculation = models.JSONField(_("calculation"), default=dict, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("payout")
@@ -577,7 +587,7 @@ class Document(models.Model):
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU)
     file = models.FileField(_("file"), upload_to=document_upload_to, max_length=300)
     sha256 = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("document")
@@ -610,7 +620,7 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("webhook delivery")

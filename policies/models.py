@@ -104,7 +104,7 @@ class Marketplace(models.Model):
     webhook_url = models.URLField(_("webhook URL"), blank=True)
     webhook_secret = models.CharField(_("webhook signing secret"), max_length=128, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("marketplace")
@@ -140,7 +140,7 @@ class Seller(models.Model):
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.RU
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -197,7 +197,7 @@ class ProductVersion(models.Model):
     forward_leg_covered = models.BooleanField(
         _("forward leg of a non-bought-out delivery covered"), default=False
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("product version")
@@ -290,7 +290,7 @@ class Policy(ConcurrentTransitionMixin, models.Model):
         protected=True,
     )
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -429,7 +429,7 @@ class Shipment(models.Model):
     shipped_at = models.DateTimeField(_("shipped"))
     reverse_logistics_fee = money_field(_("reverse-logistics fee"), null=True, blank=True)
     premium = money_field(_("premium"), default=ZERO)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -468,7 +468,7 @@ class ShipmentEvent(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=ShipmentEventKind.choices)
     occurred_at = models.DateTimeField(_("occurred"))
     amount = money_field(_("amount"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("shipment event")

@@ -34,7 +34,7 @@ from claims.models import (
     WebhookDelivery,
 )
 from claims.reconciliation import reconciliation_start
-from claims.selectors import claims_with_money
+from claims.selectors import claim_sla_breached, claims_with_money, sla_breached_q
 from claims.tasks import reconciliation_run_task
 from claims.views import evidence_file
 from claims.workbench import claim_actions_for, outcome_message
@@ -141,7 +141,7 @@ class SlaFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         today = timezone.localdate()
         if self.value() == "breached":
-            return queryset.filter(due_on__lt=today)
+            return queryset.filter(sla_breached_q(today=today))
         if self.value() == "due_soon":
             return queryset.filter(due_on__gte=today, due_on__lte=today + dt.timedelta(days=3))
         return queryset
@@ -218,7 +218,7 @@ def claim_export_row(claim: Claim) -> list:
         f"{claim.claimed_amount:.2f}",
         f"{claim.payable_amount:.2f}",
         claim_age_days(claim),
-        "yes" if claim.is_overdue else "",
+        "yes" if claim_sla_breached(claim, today=timezone.localdate()) else "",
         claim.assignee.email if claim.assignee else "",
     ]
 
@@ -320,13 +320,13 @@ class ClaimAdmin(ViewOnlyAdmin):
     def get_queryset(self, request):
         return claims_with_money(super().get_queryset(request))
 
-    @admin.display(description=_("age, days"), ordering="created_at")
+    @admin.display(description=_("age, days"), ordering="submitted_at")
     def age(self, claim):
         return claim_age_days(claim)
 
     @admin.display(description=_("SLA"), ordering="due_on")
     def sla_missed(self, claim):
-        if not claim.is_overdue:
+        if not claim_sla_breached(claim, today=timezone.localdate()):
             return ""
         return format_html('<strong style="color: #ba2121">⚠ {}</strong>', _("missed"))
 

@@ -10,8 +10,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from claims.choices import ClaimStatus, DocumentKind
+from claims.admin import EXPORT_COLUMNS
+from claims.choices import ClaimFlag, ClaimStatus, DocumentKind
 from claims.models import Claim, ClaimMessage, Document, Payout
+from claims.selectors import claims_queue_summary
 from policies.models import ProductVersion
 from tests import factories
 
@@ -98,6 +100,17 @@ def test_an_underwriter_sees_claims_but_no_buttons_and_cannot_post_one(client, u
     assert claim.status == ClaimStatus.UNDER_REVIEW
 
 
+def test_only_a_user_with_the_pay_permission_gets_pay(client, roles):
+    clerk = factories.UserFactory(is_staff=True)
+    clerk.user_permissions.set(roles["Adjuster"].permissions.exclude(codename="pay_claim"))
+    claim = factories.ClaimFactory(status=ClaimStatus.APPROVED, assignee=clerk)
+    client.force_login(clerk)
+
+    assert buttons(client, claim) == set()
+    assert act(client, claim, "pay", reference="", paid_on="").status_code == 403
+    assert not Payout.objects.filter(claim=claim).exists()
+
+
 def test_a_transition_the_state_does_not_allow_is_refused(client, adjuster):
     claim = factories.ClaimFactory(status=ClaimStatus.PAID)
     client.force_login(adjuster)
@@ -182,6 +195,19 @@ def test_the_assessed_loss_is_editable_under_review_and_recalculates(client, adj
     assert (claim.assessed_amount, claim.payable_amount) == (D("8000.00"), D("7500.00"))
 
 
+def test_a_domain_error_is_a_message_on_the_claim_page_not_a_server_error(client, adjuster):
+    claim = under_review(assignee=adjuster, claimed_amount=D("12000.00"))
+    client.force_login(adjuster)
+
+    response = act(client, claim, "assess", assessed_amount="20000")
+
+    claim.refresh_from_db()
+    assert response.status_code == 302
+    assert response["Location"] == change_url(claim)
+    assert claim.assessed_amount is None
+    assert [m.level_tag for m in response.wsgi_request._messages] == ["error"]
+
+
 def test_the_assessed_loss_cannot_be_changed_once_approved(client, adjuster):
     claim = factories.ClaimFactory(status=ClaimStatus.APPROVED, claimed_amount=D("12000.00"))
     client.force_login(adjuster)
@@ -241,7 +267,13 @@ def test_assign_to_me_and_the_assigned_to_me_filter(client, adjuster):
 
 
 def test_the_selection_exports_as_csv(client, adjuster):
-    claim = under_review(claimed_amount=D("1234.50"))
+    claim = under_review(
+        claimed_amount=D("1234.50"),
+        assignee=adjuster,
+        due_on=timezone.localdate() - dt.timedelta(days=1),
+        submitted_at=timezone.now() - dt.timedelta(days=3),
+    )
+    under_review()
     client.force_login(adjuster)
 
     response = client.post(
@@ -251,8 +283,21 @@ def test_the_selection_exports_as_csv(client, adjuster):
 
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     header, row = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert row[0] == claim.number
-    assert row[header.index("claimed")] == "1234.50"
+    assert header == EXPORT_COLUMNS
+    assert dict(zip(header, row, strict=True)) == {
+        "number": claim.number,
+        "seller": claim.seller.legal_name,
+        "tax_id": claim.seller.tax_id,
+        "marketplace": claim.marketplace.code,
+        "cover": claim.cover,
+        "peril": "damage",
+        "status": "under_review",
+        "claimed": "1234.50",
+        "payable": "0.00",
+        "age_days": "3",
+        "sla_missed": "yes",
+        "assignee": adjuster.email,
+    }
 
 
 def test_search_finds_a_claim_by_order_id_and_by_tax_id(client, adjuster):
@@ -264,6 +309,18 @@ def test_search_finds_a_claim_by_order_id_and_by_tax_id(client, adjuster):
         page = client.get(reverse("admin:claims_claim_changelist"), {"q": term})
         assert claim.number in page.content.decode()
         assert other.number not in page.content.decode()
+
+
+def test_the_sla_column_and_filter_include_claims_the_daily_job_flagged(client, adjuster):
+    flagged = factories.ClaimFactory(status=ClaimStatus.PAID, flags=[ClaimFlag.SLA_BREACHED])
+    on_time = under_review(due_on=timezone.localdate() + dt.timedelta(days=5))
+    client.force_login(adjuster)
+
+    page = client.get(reverse("admin:claims_claim_changelist"), {"sla": "breached"})
+
+    assert flagged.number in page.content.decode()
+    assert on_time.number not in page.content.decode()
+    assert page.content.decode().count("⚠") == 1
 
 
 def test_the_sla_filter_lists_claims_past_their_due_date(client, adjuster):
@@ -295,15 +352,43 @@ def test_the_changelist_query_count_is_flat_with_a_thousand_claims(
 # The index and the products
 
 
-def test_the_index_shows_the_queue(client, adjuster):
+@pytest.fixture
+def queue(adjuster):
+    """Two claims under review (one waiting for sign-off), one waiting on the marketplace,
+    one past its due date, one paid claim the daily job flagged, and a recovery owed."""
     under_review()
+    under_review(signoff_requested_by=adjuster)
     factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION)
+    factories.ClaimFactory(due_on=timezone.localdate() - dt.timedelta(days=1))
+    factories.ClaimFactory(status=ClaimStatus.PAID, flags=[ClaimFlag.SLA_BREACHED])
+    factories.RecoveryFactory(claim__status=ClaimStatus.CLOSED, amount=D("700.00"))
+
+
+def test_the_queue_is_counted_in_one_query_per_table(queue, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        summary = claims_queue_summary(today=timezone.localdate())
+
+    assert dict((code, n) for code, _, n in summary["statuses"] if n) == {
+        "submitted": 1,
+        "awaiting_compensation": 1,
+        "under_review": 2,
+        "paid": 1,
+        "closed": 1,
+    }
+    assert (summary["sla_missed"], summary["waiting_signoff"]) == (2, 1)
+    assert summary["awaiting_compensation"] == 1
+    assert (summary["recoveries_open"], summary["recoveries_amount"]) == (1, D("700.00"))
+
+
+def test_the_index_shows_the_queue(client, adjuster, queue):
     client.force_login(adjuster)
 
     page = client.get(reverse("admin:index")).content.decode()
 
     assert 'id="queue"' in page
     assert "?status__exact=awaiting_compensation" in page
+    assert '?signoff=waiting">' in page
+    assert '?sla=breached">' in page
 
 
 def test_new_version_copies_a_version_in_use(client, underwriter):
@@ -336,6 +421,18 @@ def test_bordereaux_are_made_from_the_admin(client, adjuster):
 
     made = sorted(d.file.name.rsplit(".", 1)[-1] for d in Document.objects.all())
     assert made == ["csv", "csv", "pdf", "pdf"]
+
+
+def test_a_reconciliation_run_links_its_report(client, adjuster):
+    run = factories.ReconciliationRunFactory()
+    report = factories.DocumentFactory(
+        kind=DocumentKind.RECONCILIATION_REPORT, claim=None, seller=None, run=run
+    )
+    client.force_login(adjuster)
+
+    page = client.get(reverse("admin:claims_reconciliationrun_change", args=[run.pk]))
+
+    assert reverse("document-download", args=[report.pk]) in page.content.decode()
 
 
 def test_an_odd_search_is_not_a_server_error(client, adjuster):

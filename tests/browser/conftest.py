@@ -67,6 +67,16 @@ def page(browser, live_server):
     context.close()
 
 
+def login(page, email: str, password: str) -> None:
+    """Sign in through the admin's login form, leaving any earlier session behind."""
+    page.context.clear_cookies()
+    page.goto("/admin/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("#login-form [type=submit]")
+    page.wait_for_load_state()
+
+
 def screenshot(page, name: str) -> Path:
     """Keep a full-page picture of where the flow is, for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

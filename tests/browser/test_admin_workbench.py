@@ -2,15 +2,17 @@
 limit, send one above it for sign-off; a senior adjuster signs it off; the payment is recorded
 and the settlement act is there."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from claims.choices import ClaimStatus
 from claims.models import Claim
 from tests import factories
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import login, screenshot
 
 # The staff roles come from a data migration: keep them across the flushes.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -19,11 +21,7 @@ D = Decimal
 
 
 def admin_sign_in(page, user) -> None:
-    page.context.clear_cookies()
-    page.goto("/admin/login/")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", factories.PASSWORD)
-    page.click("input[type=submit]")
+    login(page, user.email, factories.PASSWORD)
     expect(page.locator("#queue")).to_be_visible()
 
 
@@ -53,11 +51,15 @@ def test_adjuster_and_senior_work_claims_to_payment(page):
         )
         for amount in (D("3000.00"), D("5000.00"), D("40000.00"))
     )
-    factories.ClaimFactory.create_batch(8, shipment__policy=policy, status=ClaimStatus.SUBMITTED)
+    factories.ClaimFactory.create_batch(6, shipment__policy=policy, status=ClaimStatus.SUBMITTED)
+    factories.ClaimFactory.create_batch(
+        2, shipment__policy=policy, due_on=timezone.localdate() - dt.timedelta(days=2)
+    )
 
     admin_sign_in(page, adjuster)
     page.goto("/admin/claims/claim/")
     expect(page.locator("#result_list")).to_contain_text(large.number)
+    expect(page.locator("#result_list td.field-sla_missed strong")).to_have_count(2)
     screenshot(page, "admin-changelist")
 
     run_action(page, ask, "request_info", message="Пришлите фото упаковки")

@@ -33,6 +33,7 @@ from claims.choices import DiscrepancyKind, DocumentKind, LimitApplied
 from claims.models import Claim, ClaimTransition, Discrepancy, Document, ReconciliationRun
 from policies.calculation import ZERO
 from policies.calendar import add_working_days
+from policies.choices import Cover
 from policies.models import Policy
 
 # Relative URLs in the templates resolve against this origin, which the fetcher
@@ -203,7 +204,7 @@ def claim_acknowledgement_make(*, claim_id: int) -> Document:
     def draft() -> Draft:
         started = claim.sla_started_on or timezone.localdate(claim.submitted_at)
         version = claim.policy.product_version
-        waits = claim.cover == "cargo" and claim.compensation_amount == ZERO
+        waits = claim.cover == Cover.CARGO and claim.compensation_amount == ZERO
         return _claim_draft(
             claim,
             kind=DocumentKind.CLAIM_ACKNOWLEDGEMENT,

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,10 +18,9 @@ from django_fsm import can_proceed
 
 from claims import lifecycle, services
 from claims.choices import ClaimFlag, ClaimStatus, DocumentKind, MessageAuthor
-from claims.evidence import evidence_add
 from claims.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
 from claims.models import Document, Evidence
-from claims.selectors import seller_claim_get, seller_claims, seller_summary
+from claims.selectors import policy_usage, seller_claim_get, seller_claims, seller_summary
 from claims.views import evidence_file
 from policies.actors import Actor
 from policies.calculation import premium_estimate
@@ -93,7 +91,7 @@ def _page(request, queryset):
 def dashboard(request):
     seller_id = request.user.seller_id
     policy = seller_policy_in_force(seller_id=seller_id)
-    usage = lifecycle.policy_usage(policy_id=policy.pk) if policy else None
+    usage = policy_usage(policy_id=policy.pk) if policy else None
     summary = seller_summary(seller_id=seller_id)
     return render(
         request,
@@ -285,7 +283,13 @@ def claim_new(request):
         if shipment is not None:
             try:
                 if "submit" in request.POST:
-                    claim = _file_with_evidence(request, shipment, data, spec)
+                    claim = services.claim_file_with_evidence(
+                        user=request.user,
+                        shipment=shipment,
+                        description=data["description"],
+                        files=data["evidence"],
+                        **spec,
+                    )
                     messages.success(
                         request,
                         _("Claim %(number)s is submitted. Its acknowledgement is below.")
@@ -304,22 +308,6 @@ def claim_new(request):
             "flag_labels": [ClaimFlag(flag).label for flag in preview.flags] if preview else [],
         },
     )
-
-
-@transaction.atomic
-def _file_with_evidence(request, shipment, data, spec):
-    # One transaction: a refused file leaves no claim behind.
-    claim = services.claim_file(
-        actor=Actor.for_user(request.user),
-        shipment=shipment,
-        source="seller",
-        description=data["description"],
-        submit=False,
-        **spec,
-    )
-    for upload in data["evidence"]:
-        evidence_add(claim=claim, upload=upload, user=request.user)
-    return lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.for_user(request.user))
 
 
 @seller_required

@@ -21,6 +21,7 @@ from claims.eligibility import (
     policy_covering,
 )
 from claims.errors import ClaimErrorCode, ClaimNotEligible
+from claims.evidence import evidence_add
 from claims.matching import claim_for_compensation
 from claims.models import (
     Claim,
@@ -260,6 +261,40 @@ def claim_file(
 
 
 @transaction.atomic
+@transaction.atomic
+def claim_file_with_evidence(
+    *,
+    user: User,
+    seller: Seller,
+    shipment: Shipment,
+    peril: str,
+    event_date: dt.date,
+    claimed_amount: Decimal,
+    description: str = "",
+    files=(),
+) -> Claim:
+    """File a seller's claim with its evidence files and submit it, all or nothing.
+
+    The files are stored before the submission so that triage, run after the
+    commit, sees them; a refused file leaves no claim behind.
+    """
+    actor = Actor.for_user(user)
+    claim = claim_file(
+        actor=actor,
+        seller=seller,
+        shipment=shipment,
+        peril=peril,
+        event_date=event_date,
+        claimed_amount=claimed_amount,
+        source=ClaimSource.SELLER,
+        description=description,
+        submit=False,
+    )
+    for upload in files:
+        evidence_add(claim=claim, upload=upload, user=user)
+    return lifecycle.claim_submit(claim_id=claim.pk, actor=actor)
+
+
 @dataclass(frozen=True)
 class ClaimPreview:
     """What filing a claim would give, worked out before anything is stored."""

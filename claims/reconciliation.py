@@ -5,15 +5,17 @@ newest id when it starts, and works through them in chunks of ids. Each chunk
 is one transaction of a few statements that touch every row of the chunk at
 once, never a query per row:
 
-1. link records to their shipment by the marketplace's shipment id;
-2. record discrepancies: unknown shipment, uninsured shipment, above the
-   declared value, duplicate of an earlier record;
-3. count each record on the claim it reduces (the rule of claims/matching.py);
-4. bring the affected claims' compensation, deductible and payable up to date
-   (the SQL form of calculation.calculate_payable, tested against it);
-5. raise a Recovery where a paid claim's payable fell below its payout;
-6. release claims that waited for compensation, routed by
-   calculation.triage_target, with their log, webhooks and payment queued.
+1. stage: decide for every record its shipment (by the marketplace's shipment
+   id), the claim it reduces (the rule of claims/matching.py) and whether it
+   repeats an earlier record, into a temporary table; only reads;
+2. write each record once (shipment, claim, run) and its discrepancies:
+   unknown shipment, uninsured shipment, above the declared value, duplicate;
+3. assess the affected claims: compensation, deductible, payable (the SQL
+   form of calculation.calculate_payable) and, for those that waited for
+   compensation, where they go (calculation.triage_target), both tested
+   against those functions; then write each claim once;
+4. raise a Recovery where a paid claim's payable fell below its payout;
+5. log the releases and queue their webhooks, e-mails and payment.
 
 Every step only fills what is empty or recomputes from stored facts, and the
 run's cursor moves in the same transaction as the chunk: killed anywhere, the
@@ -28,7 +30,6 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from claims import lifecycle
-from claims.calculation import triage_target
 from claims.choices import (
     COVERS_BY_COMPENSATION_REASON,
     ClaimFlag,
@@ -88,20 +89,20 @@ def _reasons_for(cover: str) -> str:
     return _quote_list(r for r, covers in COVERS_BY_COMPENSATION_REASON.items() if cover in covers)
 
 
-def _fitting_claim(alias: str) -> str:
-    """SQL predicate: claim `cl` is one the compensation row `alias` may be counted on."""
+def _fitting_claim(*, shipment: str, reason: str) -> str:
+    """SQL predicate: claim `cl` of `shipment` is one a record paid for `reason` may count on."""
     return (
-        f"cl.shipment_id = {alias}.shipment_id"
+        f"cl.shipment_id = {shipment}"
         f" AND cl.status NOT IN ({_quote_list(UNMATCHABLE_STATUSES)})"
-        f" AND (({alias}.reason IN ({_reasons_for(Cover.CARGO)}) AND cl.cover = '{Cover.CARGO}')"
-        f" OR ({alias}.reason IN ({_reasons_for(Cover.RETURN_LOGISTICS)})"
+        f" AND (({reason} IN ({_reasons_for(Cover.CARGO)}) AND cl.cover = '{Cover.CARGO}')"
+        f" OR ({reason} IN ({_reasons_for(Cover.RETURN_LOGISTICS)})"
         f" AND cl.cover = '{Cover.RETURN_LOGISTICS}'))"
     )
 
 
-def _preferred_peril(alias: str) -> str:
-    whens = " ".join(f"WHEN '{reason}' THEN '{peril}'" for reason, peril in PREFERRED_PERIL.items())
-    return f"CASE {alias}.reason {whens} ELSE '' END"
+def _preferred_peril(reason: str) -> str:
+    whens = " ".join(f"WHEN '{r}' THEN '{peril}'" for r, peril in PREFERRED_PERIL.items())
+    return f"CASE {reason} {whens} ELSE '' END"
 
 
 def _duplicate(alias: str) -> str:
@@ -124,86 +125,117 @@ class ChunkCounts:
     released: int = 0
 
 
-def _link_shipments(cursor, lo: int, hi: int) -> None:
-    cursor.execute(
-        f"UPDATE {T['comp']} AS c SET shipment_id = s.id FROM {T['ship']} AS s"
-        " WHERE c.id > %s AND c.id <= %s AND c.run_id IS NULL AND c.claim_id IS NULL"
-        " AND c.shipment_id IS NULL"
-        " AND s.marketplace_id = c.marketplace_id AND s.external_id = c.shipment_external_id"
-        " AND s.seller_id = c.seller_id",
-        [lo, hi],
+STAGE, CLAIMS = "reconciliation_stage", "reconciliation_claims"
+
+
+def _stage(cursor, lo: int, hi: int) -> None:
+    """Decide, for each record of the chunk, its shipment, its claim and what is wrong with it.
+
+    Only reads: the verdicts land in a temporary table, so the records and the
+    claims are each written once afterwards.
+    """
+    fitting = (
+        f"SELECT cl.id FROM {T['claim']} cl"
+        f" WHERE {_fitting_claim(shipment='x.shipment_id', reason='x.reason')}"
     )
-
-
-def _record_discrepancies(cursor, run_id: int, lo: int, hi: int) -> int:
-    chunk = "c.id > %s AND c.id <= %s AND c.run_id IS NULL AND c.claim_id IS NULL"
-    found = 0
-    for kind, join, condition in (
-        (DiscrepancyKind.UNKNOWN_SHIPMENT, "", "c.shipment_id IS NULL"),
-        (
-            DiscrepancyKind.UNINSURED_SHIPMENT,
-            f"JOIN {T['ship']} s ON s.id = c.shipment_id",
-            "s.policy_id IS NULL",
-        ),
-        (
-            DiscrepancyKind.ABOVE_DECLARED_VALUE,
-            f"JOIN {T['ship']} s ON s.id = c.shipment_id",
-            "c.amount > s.declared_value",
-        ),
-        (DiscrepancyKind.DUPLICATE, "", _duplicate("c")),
-    ):
-        cursor.execute(
-            f"INSERT INTO {T['disc']} (run_id, compensation_id, kind, detail)"
-            f" SELECT %s, c.id, %s, '' FROM {T['comp']} c {join}"
-            f" WHERE {chunk} AND {condition}"
-            " ON CONFLICT (run_id, compensation_id, kind) DO NOTHING",
-            [run_id, str(kind), lo, hi],
-        )
-        found += max(cursor.rowcount, 0)
-    return found
-
-
-def _match(cursor, run_id: int, lo: int, hi: int, now: dt.datetime) -> int:
-    fitting = f"SELECT cl.id FROM {T['claim']} cl WHERE {_fitting_claim('c')}"
     # The claim of the peril the reason names first, else the oldest fitting one.
     best = (
-        f"COALESCE(({fitting} AND cl.peril = {_preferred_peril('c')} ORDER BY cl.id LIMIT 1),"
-        f" ({fitting} ORDER BY cl.id LIMIT 1))"
+        f"COALESCE(({fitting} AND cl.peril = {_preferred_peril('x.reason')}"
+        f" ORDER BY cl.id LIMIT 1), ({fitting} ORDER BY cl.id LIMIT 1))"
     )
     cursor.execute(
-        f"UPDATE {T['comp']} AS c SET claim_id = {best}, matched_at = %s, run_id = %s"
-        " WHERE c.id > %s AND c.id <= %s AND c.run_id IS NULL AND c.claim_id IS NULL"
-        " AND c.shipment_id IS NOT NULL"
-        f" AND NOT {_duplicate('c')}"
-        f" AND EXISTS (SELECT 1 FROM {T['claim']} cl WHERE {_fitting_claim('c')})",
-        [_db_time(now), run_id, lo, hi],
+        f"""
+        CREATE TEMPORARY TABLE {STAGE} AS
+        WITH x AS MATERIALIZED (
+            SELECT c.id, c.reason, c.amount, {_duplicate("c")} AS duplicate,
+                   COALESCE(c.shipment_id,
+                            (SELECT s.id FROM {T["ship"]} s
+                             WHERE s.marketplace_id = c.marketplace_id
+                               AND s.external_id = c.shipment_external_id
+                               AND s.seller_id = c.seller_id)) AS shipment_id
+            FROM {T["comp"]} c
+            WHERE c.id > %s AND c.id <= %s AND c.run_id IS NULL AND c.claim_id IS NULL
+        )
+        SELECT x.id, x.shipment_id, x.amount, x.duplicate, s.policy_id, s.declared_value,
+               CASE WHEN x.duplicate THEN NULL ELSE {best} END AS claim_id
+        FROM x
+        LEFT JOIN {T["ship"]} s ON s.id = x.shipment_id
+        """,
+        [lo, hi],
+    )
+    _analyze(cursor, STAGE)
+
+
+def _analyze(cursor, table: str) -> None:
+    if connection.vendor == "postgresql":
+        # Temporary tables have no statistics until asked; the joins that read them need them.
+        cursor.execute(f"ANALYZE {table}")
+
+
+def _mark_records(cursor, run_id: int, now: dt.datetime) -> None:
+    """Write each record's shipment, claim and run in one statement."""
+    cursor.execute(
+        f"UPDATE {T['comp']} AS c SET shipment_id = st.shipment_id, claim_id = st.claim_id,"
+        " matched_at = CASE WHEN st.claim_id IS NULL THEN NULL ELSE %s END, run_id = %s"
+        f" FROM {STAGE} st WHERE c.id = st.id AND c.run_id IS NULL AND c.claim_id IS NULL",
+        [_db_time(now), run_id],
+    )
+
+
+def _record_discrepancies(cursor, run_id: int) -> int:
+    kinds = " UNION ALL ".join(
+        f"SELECT id, '{kind}' AS kind FROM {STAGE} WHERE {condition}"
+        for kind, condition in (
+            (DiscrepancyKind.UNKNOWN_SHIPMENT, "shipment_id IS NULL"),
+            (DiscrepancyKind.UNINSURED_SHIPMENT, "shipment_id IS NOT NULL AND policy_id IS NULL"),
+            (DiscrepancyKind.ABOVE_DECLARED_VALUE, "amount > declared_value"),
+            (DiscrepancyKind.DUPLICATE, "duplicate"),
+        )
+    )
+    # SQLite reads ON after a FROM as a join constraint unless a WHERE comes between.
+    cursor.execute(
+        f"INSERT INTO {T['disc']} (run_id, compensation_id, kind, detail)"
+        f" SELECT %s, k.id, k.kind, '' FROM ({kinds}) k WHERE 1 = 1"
+        " ON CONFLICT (run_id, compensation_id, kind) DO NOTHING",
+        [run_id],
     )
     return max(cursor.rowcount, 0)
 
 
-AFFECTED = (
-    "SELECT claim_id FROM {comp}"
-    " WHERE run_id = %s AND id > %s AND id <= %s AND claim_id IS NOT NULL"
-)
+def _flags_without(column: str, flag: str) -> tuple[str, str]:
+    """Return SQL for the flags in `column` but `flag`, and for "any flag left"."""
+    if connection.vendor == "sqlite":
+        rest = f"FROM json_each({column}) WHERE value <> '{flag}'"
+        return f"(SELECT json_group_array(value) {rest})", f"EXISTS (SELECT 1 {rest})"
+    return f"({column} - '{flag}')", f"jsonb_array_length({column} - '{flag}') > 0"
 
 
-def _recalculate(cursor, run_id: int, lo: int, hi: int) -> None:
-    """Recompute compensation, deductible, payable and the limit applied of affected claims.
+def _assess_claims(cursor) -> None:
+    """Recompute the money of the claims the chunk's records count on, and route the waiting ones.
 
-    One statement, so each claim row is rewritten once.
+    The SQL form of calculation.calculate_payable and calculation.triage_target
+    (with the compensation known), both tested against those functions.
     """
-    affected = AFFECTED.format(comp=T["comp"])
     greatest, least = _fn("greatest"), _fn("least")
     received = f"'{RecoveryStatus.RECEIVED}'"
+    kept_flags, flagged = _flags_without("tg.flags", ClaimFlag.COMPENSATION_WAIT_PENDING)
+    if connection.vendor == "postgresql":
+        # Locked first, so the status read below stays the claim's until the commit and the
+        # release decided from it holds (SQLite lets one writer in at a time anyway).
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT id FROM {T['claim']} WHERE id IN"
+            f" (SELECT claim_id FROM {STAGE}) ORDER BY id FOR UPDATE) locked"
+        )
     cursor.execute(
         f"""
+        CREATE TEMPORARY TABLE {CLAIMS} AS
         WITH targets AS (
-            SELECT id, policy_id, event_key FROM {T["claim"]} WHERE id IN ({affected})
-        ),
-        compensation AS (
-            SELECT c.claim_id, SUM(c.amount) AS total
-            FROM {T["comp"]} c JOIN targets tg ON tg.id = c.claim_id
-            GROUP BY c.claim_id
+            -- A probe per claim: the planner cannot know how many records this run linked.
+            SELECT id, policy_id, event_key, status, flags,
+                   (SELECT SUM(c.amount) FROM {T["comp"]} c
+                    WHERE c.claim_id = cl.id) AS compensation
+            FROM {T["claim"]} cl
+            WHERE id IN (SELECT claim_id FROM {STAGE} WHERE claim_id IS NOT NULL)
         ),
         money AS (
             SELECT m.claim_id, cl.policy_id, cl.event_key,
@@ -223,10 +255,10 @@ def _recalculate(cursor, run_id: int, lo: int, hi: int) -> None:
             FROM money GROUP BY policy_id, event_key
         ),
         base AS (
-            SELECT cl.id, comp.total AS compensation,
+            SELECT cl.id, tg.compensation,
                    {greatest}(0, COALESCE(cl.assessed_amount, cl.claimed_amount)
-                                 - comp.total) AS net,
-                   t.deductible, t.per_claim_limit,
+                                 - tg.compensation) AS net,
+                   t.deductible, t.per_claim_limit, v.auto_approve_threshold,
                    CASE WHEN t.per_event_limit IS NULL THEN NULL ELSE
                         {greatest}(0, t.per_event_limit
                             - ((COALESCE(e.paid, 0) - COALESCE(o.paid, 0))
@@ -237,7 +269,6 @@ def _recalculate(cursor, run_id: int, lo: int, hi: int) -> None:
                        + (COALESCE(bp.recv, 0) - COALESCE(o.recv, 0))) AS aggregate_room
             FROM targets tg
             JOIN {T["claim"]} cl ON cl.id = tg.id
-            JOIN compensation comp ON comp.claim_id = cl.id
             LEFT JOIN money o ON o.claim_id = cl.id
             LEFT JOIN by_policy bp ON bp.policy_id = cl.policy_id
             LEFT JOIN by_event e ON e.policy_id = cl.policy_id AND e.event_key = cl.event_key
@@ -247,11 +278,12 @@ def _recalculate(cursor, run_id: int, lo: int, hi: int) -> None:
         ),
         stepped AS (
             SELECT id, compensation, net, deductible, per_claim_limit, event_room,
-                   aggregate_room, {greatest}(0, net - deductible) AS after_ded
+                   aggregate_room, auto_approve_threshold,
+                   {greatest}(0, net - deductible) AS after_ded
             FROM base
         ),
         calc AS (
-            SELECT id, compensation,
+            SELECT id, compensation, auto_approve_threshold,
                    {least}(deductible, net) AS deductible_applied,
                    {least}(after_ded, per_claim_limit, COALESCE(event_room, after_ded),
                            aggregate_room) AS payable,
@@ -268,18 +300,56 @@ def _recalculate(cursor, run_id: int, lo: int, hi: int) -> None:
                    END AS limit_applied
             FROM stepped
         )
+        SELECT calc.id, calc.compensation, calc.deductible_applied, calc.payable,
+               calc.limit_applied, tg.status = '{ClaimStatus.AWAITING_COMPENSATION}' AS releasing,
+               {kept_flags} AS flags,
+               CASE WHEN {flagged} OR calc.payable <= 0
+                         OR calc.payable > calc.auto_approve_threshold
+                    THEN '{ClaimStatus.UNDER_REVIEW}' ELSE '{ClaimStatus.APPROVED}'
+               END AS target
+        FROM calc JOIN targets tg ON tg.id = calc.id
+        """
+    )
+    _analyze(cursor, CLAIMS)
+
+
+def _update_claims(cursor, now: dt.datetime) -> None:
+    """Write each assessed claim once: its money, and for a released one its new state."""
+    today = timezone.localdate(now)
+    due = {
+        target: lifecycle.claim_due_on(Claim(status=target, sla_started_on=today, decided_at=now))
+        for target in (ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED)
+    }
+    released = "rc.releasing"
+    cursor.execute(
+        f"""
         UPDATE {T["claim"]} AS cl
-        SET compensation_amount = calc.compensation,
-            deductible_amount = calc.deductible_applied,
-            payable_amount = calc.payable,
-            limit_applied = calc.limit_applied
-        FROM calc WHERE cl.id = calc.id
+        SET compensation_amount = rc.compensation,
+            deductible_amount = rc.deductible_applied,
+            payable_amount = rc.payable,
+            limit_applied = rc.limit_applied,
+            status = CASE WHEN {released} THEN rc.target ELSE cl.status END,
+            flags = CASE WHEN {released} THEN rc.flags ELSE cl.flags END,
+            sla_started_on = CASE WHEN {released} THEN %s ELSE cl.sla_started_on END,
+            sla_paused_days = CASE WHEN {released} THEN 0 ELSE cl.sla_paused_days END,
+            status_changed_at = CASE WHEN {released} THEN %s ELSE cl.status_changed_at END,
+            due_on = CASE WHEN NOT {released} THEN cl.due_on
+                          WHEN rc.target = '{ClaimStatus.APPROVED}' THEN %s ELSE %s END,
+            decided_at = CASE WHEN {released} AND rc.target = '{ClaimStatus.APPROVED}'
+                              THEN %s ELSE cl.decided_at END
+        FROM {CLAIMS} rc WHERE cl.id = rc.id
         """,
-        [run_id, lo, hi],
+        [
+            today,
+            _db_time(now),
+            due[ClaimStatus.APPROVED],
+            due[ClaimStatus.UNDER_REVIEW],
+            _db_time(now),
+        ],
     )
 
 
-def _raise_recoveries(cursor, run_id: int, lo: int, hi: int, now: dt.datetime) -> int:
+def _raise_recoveries(cursor, now: dt.datetime) -> int:
     cursor.execute(
         f"""
         INSERT INTO {T["recovery"]}
@@ -287,101 +357,50 @@ def _raise_recoveries(cursor, run_id: int, lo: int, hi: int, now: dt.datetime) -
         SELECT cl.id, last.comp_id, p.paid - COALESCE(r.raised, 0) - cl.payable_amount,
                '{RecoveryStatus.OPEN}', %s, NULL, ''
         FROM {T["claim"]} cl
+        JOIN (SELECT claim_id, MAX(id) AS comp_id FROM {STAGE}
+              WHERE claim_id IS NOT NULL GROUP BY claim_id) last ON last.claim_id = cl.id
         JOIN (SELECT claim_id, SUM(amount) AS paid FROM {T["payout"]} GROUP BY claim_id) p
              ON p.claim_id = cl.id
         LEFT JOIN (SELECT claim_id, SUM(amount) AS raised FROM {T["recovery"]}
                    GROUP BY claim_id) r ON r.claim_id = cl.id
-        JOIN (SELECT claim_id, MAX(id) AS comp_id FROM {T["comp"]}
-              WHERE run_id = %s AND id > %s AND id <= %s GROUP BY claim_id) last
-             ON last.claim_id = cl.id
         WHERE p.paid - COALESCE(r.raised, 0) - cl.payable_amount > 0
         """,
-        [_db_time(now), run_id, lo, hi],
+        [_db_time(now)],
     )
     return max(cursor.rowcount, 0)
 
 
-def _release(cursor, run_id: int, lo: int, hi: int, now: dt.datetime) -> int:
-    """Route the affected claims that waited for compensation, by the triage rule."""
-    today = timezone.localdate(now)
-    waiting = Claim.objects.filter(
-        status=ClaimStatus.AWAITING_COMPENSATION,
-        pk__in=MarketplaceCompensation.objects.filter(run_id=run_id, pk__gt=lo, pk__lte=hi).values(
-            "claim_id"
-        ),
-    ).values_list(
-        "pk",
-        "number",
-        "marketplace_id",
-        "cover",
-        "flags",
-        "payable_amount",
-        "policy__product_version__auto_approve_threshold",
+def _log_releases(cursor, now: dt.datetime) -> int:
+    """Log the released claims' transitions in one statement and queue what follows them."""
+    cursor.execute(f"SELECT id FROM {CLAIMS} WHERE releasing")
+    ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return 0
+    cursor.execute(
+        f"INSERT INTO {T['transition']} (claim_id, transition, source_state, target_state,"
+        " at, actor_kind, actor_user_id, actor_marketplace_id, note, internal_note)"
+        f" SELECT id, 'release', %s, target, %s, %s, NULL, NULL, '', ''"
+        f" FROM {CLAIMS} WHERE releasing",
+        [ClaimStatus.AWAITING_COMPENSATION, _db_time(now), ActorKind.SYSTEM],
     )
-    groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
-    released = []
-    for pk, number, marketplace_id, cover, flags, payable, threshold in waiting.iterator(
-        chunk_size=5000
-    ):
-        # Compensation is known now: the flag that waited for it no longer applies.
-        kept = tuple(f for f in flags if f != ClaimFlag.COMPENSATION_WAIT_PENDING)
-        target = triage_target(
-            cover=cover,
-            flags=list(kept),
-            payable=payable,
-            auto_approve_threshold=threshold,
-            compensation_known=True,
+    changes = []
+    for start in range(0, len(ids), 5000):
+        released = Claim.objects.filter(pk__in=ids[start : start + 5000]).values_list(
+            "pk", "number", "marketplace_id", "payable_amount", "status"
         )
-        groups.setdefault((target, kept), []).append(pk)
-        released.append(
+        changes.extend(
             StatusChange(
                 claim_id=pk,
                 number=number,
                 payable=payable,
                 marketplace_id=marketplace_id,
                 source=ClaimStatus.AWAITING_COMPENSATION,
-                target=target,
+                target=status,
             )
+            for pk, number, marketplace_id, payable, status in released
         )
-    for (target, flags), ids in groups.items():
-        probe = Claim(status=target, sla_started_on=today, decided_at=now)
-        fields = {
-            "status": target,
-            "flags": list(flags),
-            "sla_started_on": today,
-            "sla_paused_days": 0,
-            "status_changed_at": now,
-            "due_on": lifecycle.claim_due_on(probe),
-        }
-        if target == ClaimStatus.APPROVED:
-            fields["decided_at"] = now
-        for start in range(0, len(ids), 5000):
-            Claim.objects.filter(
-                pk__in=ids[start : start + 5000], status=ClaimStatus.AWAITING_COMPENSATION
-            ).update(**fields)
-    if released:
-        # The log rows of every claim released in this chunk, written by one statement.
-        cursor.execute(
-            f"INSERT INTO {T['transition']} (claim_id, transition, source_state, target_state,"
-            " at, actor_kind, actor_user_id, actor_marketplace_id, note, internal_note)"
-            f" SELECT cl.id, 'release', %s, cl.status, %s, %s, NULL, NULL, '', ''"
-            f" FROM {T['claim']} cl WHERE cl.status_changed_at = %s"
-            f" AND cl.id IN ({AFFECTED.format(comp=T['comp'])})"
-            " AND cl.status IN (%s, %s)",
-            [
-                ClaimStatus.AWAITING_COMPENSATION,
-                _db_time(now),
-                ActorKind.SYSTEM,
-                _db_time(now),
-                run_id,
-                lo,
-                hi,
-                ClaimStatus.UNDER_REVIEW,
-                ClaimStatus.APPROVED,
-            ],
-        )
-        lifecycle.claims_released(released=released, at=now)
-    return len(released)
+    lifecycle.claims_released(released=changes, at=now)
+    return len(changes)
 
 
 def reconciliation_start(*, trigger: str, user=None) -> ReconciliationRun:
@@ -430,29 +449,23 @@ def _reconcile_chunk(*, run_id: int, chunk: int) -> None:
         return
     lo, hi = run.cursor, min(run.cursor + chunk, run.upper_bound)
     now = timezone.now()
-    counts = ChunkCounts(
-        processed=MarketplaceCompensation.objects.filter(
-            pk__gt=lo, pk__lte=hi, run=None, claim=None
-        ).count()
-    )
+    counts = ChunkCounts()
     with connection.cursor() as cursor:
-        _link_shipments(cursor, lo, hi)
-        counts.discrepancies = _record_discrepancies(cursor, run.pk, lo, hi)
-        counts.matched = _match(cursor, run.pk, lo, hi, now)
-        if counts.matched and connection.vendor == "postgresql":
-            # The planner must know this run's rows exist to pick hash joins below.
-            cursor.execute(f"ANALYZE {T['comp']} (run_id, claim_id)")
+        if connection.vendor == "postgresql":
+            # Index lookups and small joins: compiling them costs more than it saves.
+            cursor.execute("SET LOCAL jit = off")
+        _stage(cursor, lo, hi)
+        cursor.execute(f"SELECT COUNT(*), COUNT(claim_id) FROM {STAGE}")
+        counts.processed, counts.matched = cursor.fetchone()
+        _mark_records(cursor, run.pk, now)
+        counts.discrepancies = _record_discrepancies(cursor, run.pk)
         if counts.matched:
-            _recalculate(cursor, run.pk, lo, hi)
-            counts.recoveries = _raise_recoveries(cursor, run.pk, lo, hi, now)
-        if counts.matched:
-            counts.released = _release(cursor, run.pk, lo, hi, now)
-        # What this run examined and left unmatched is not examined again.
-        cursor.execute(
-            f"UPDATE {T['comp']} SET run_id = %s"
-            " WHERE id > %s AND id <= %s AND run_id IS NULL AND claim_id IS NULL",
-            [run.pk, lo, hi],
-        )
+            _assess_claims(cursor)
+            _update_claims(cursor, now)
+            counts.recoveries = _raise_recoveries(cursor, now)
+            counts.released = _log_releases(cursor, now)
+            cursor.execute(f"DROP TABLE {CLAIMS}")
+        cursor.execute(f"DROP TABLE {STAGE}")
     run.cursor = hi
     run.processed += counts.processed
     run.matched += counts.matched

@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 
 from claims import reconciliation, services
-from claims.choices import ClaimStatus, RunState
-from claims.lifecycle import claim_calculate
+from claims.calculation import triage_target
+from claims.choices import ClaimFlag, ClaimStatus, RunState
+from claims.lifecycle import claim_calculate, claim_due_on
 from claims.models import Claim, Discrepancy, MarketplaceCompensation, Recovery
 from policies.actors import Actor
 from tests import factories
@@ -71,6 +72,41 @@ def test_the_set_based_payable_agrees_with_the_calculation_rule():
         assert claim.payable_amount == expected.payable
         assert claim.deductible_amount == expected.deductible
         assert claim.limit_applied == expected.limit_applied
+
+
+@pytest.mark.parametrize(
+    ("flags", "claimed", "compensation"),
+    [
+        ([ClaimFlag.COMPENSATION_WAIT_PENDING], "12000.00", "4000.00"),
+        ([ClaimFlag.COMPENSATION_WAIT_PENDING, ClaimFlag.LATE_NOTICE], "12000.00", "4000.00"),
+        ([], "30000.00", "1000.00"),
+        ([], "12000.00", "12000.00"),
+    ],
+)
+def test_the_set_based_release_routes_as_the_triage_rule(flags, claimed, compensation):
+    claim = factories.ClaimFactory(
+        status=ClaimStatus.AWAITING_COMPENSATION, flags=flags, claimed_amount=D(claimed)
+    )
+    unlinked(claim.shipment, amount=D(compensation))
+
+    reconcile()
+
+    claim.refresh_from_db()
+    kept = [f for f in flags if f != ClaimFlag.COMPENSATION_WAIT_PENDING]
+    expected = triage_target(
+        cover=claim.cover,
+        flags=kept,
+        payable=claim.payable_amount,
+        auto_approve_threshold=claim.policy.product_version.auto_approve_threshold,
+        compensation_known=True,
+    )
+    assert (claim.status, claim.flags) == (expected, kept)
+    assert claim.due_on == claim_due_on(claim)
+    [logged] = claim.transitions.all()
+    assert (logged.source_state, logged.target_state) == (
+        ClaimStatus.AWAITING_COMPENSATION,
+        expected,
+    )
 
 
 def test_compensation_arriving_after_payment_raises_a_recovery_once():

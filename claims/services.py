@@ -112,7 +112,9 @@ def claims_file_many(
             for compensation in MarketplaceCompensation.objects.filter(
                 Q(shipment_id__in=shipment_ids)
                 | Q(
+                    # The marketplace first, so the lookup uses its index on a large table.
                     shipment=None,
+                    marketplace_id__in={spec.shipment.marketplace_id for spec in specs},
                     shipment_external_id__in={spec.shipment.external_id for spec in specs},
                 ),
                 claim=None,

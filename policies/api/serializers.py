@@ -1,5 +1,8 @@
 """Input and output shapes of the integration API (DESIGN §6): one of each per resource."""
 
+import re
+from decimal import Decimal
+
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -151,6 +154,56 @@ class ShipmentEventInput(serializers.Serializer):
         allow_null=True,
         default=None,
         help_text="The reverse-logistics fee, or the assessed damage.",
+    )
+
+    @classmethod
+    def plainly_valid(cls, item: dict) -> dict | None:
+        """Return the item as validation would, if it is plainly valid; else None.
+
+        Events are the API's hottest input (1,000 a request, millions a day),
+        and the full field machinery costs more than their write. This accepts
+        only the unremarkable case; anything else (surrounding spaces,
+        non-ASCII ids, an amount given as a number) is left to the full
+        validation and its messages. A test holds both to the same answer.
+        """
+        external_id, shipment, kind = (item.get(k) for k in ("external_id", "shipment", "kind"))
+        if not (_plain_id(external_id) and _plain_id(shipment) and kind in _EVENT_KINDS):
+            return None
+        amount = item.get("amount")
+        if amount is not None:
+            if not (isinstance(amount, str) and _PLAIN_AMOUNT.fullmatch(amount)):
+                return None
+            amount = Decimal(amount).quantize(CENT)
+        occurred_at = item.get("occurred_at")
+        if not isinstance(occurred_at, str):
+            return None
+        try:
+            occurred_at = _OCCURRED_AT.to_internal_value(occurred_at)
+        except serializers.ValidationError:
+            return None
+        return {
+            "external_id": external_id,
+            "shipment": shipment,
+            "kind": kind,
+            "occurred_at": occurred_at,
+            "amount": amount,
+        }
+
+
+_EVENT_KINDS = frozenset(ShipmentEventKind.values)
+_OCCURRED_AT = ShipmentEventInput().fields["occurred_at"]
+_PLAIN_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?")
+CENT = Decimal("0.01")
+
+
+def _plain_id(value) -> bool:
+    """An id of 1 to 64 printable ASCII characters with no surrounding space."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 64
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
     )
 
 

@@ -123,12 +123,13 @@ class IngestApi(IntegrationApi):
         valid, positions = [], []
         # One serializer validates every item: building one per item costs more than the write.
         validator = self.input_serializer()
+        plainly_valid = getattr(self.input_serializer, "plainly_valid", lambda item: None)
         for item in raw:
             if not isinstance(item, dict):
                 results.append(ItemResult.error("", {"non_field_errors": [_("Not an object.")]}))
                 continue
             try:
-                validated = validator.run_validation(item)
+                validated = plainly_valid(item) or validator.run_validation(item)
             except ValidationError as exc:
                 detail = exc.detail
                 errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from claims import lifecycle, services
 from claims.choices import ClaimStatus
@@ -97,7 +98,7 @@ def test_filing_the_same_item_and_peril_at_once_makes_one_claim():
                 shipment=shipment,
                 peril="damage",
                 claimed_amount=Decimal("1000"),
-                event_date=shipment.shipped_at.date(),
+                event_date=timezone.localdate(shipment.shipped_at),
                 source="seller",
                 submit=False,
             )

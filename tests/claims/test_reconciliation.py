@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from claims import reconciliation, services
 from claims.calculation import triage_target
@@ -172,7 +173,7 @@ def test_a_record_without_a_claim_counts_when_the_claim_is_filed_later():
         shipment=shipment,
         peril="damage",
         claimed_amount=D("12000.00"),
-        event_date=shipment.shipped_at.date(),
+        event_date=timezone.localdate(shipment.shipped_at),
         source="seller",
     )
 

@@ -9,7 +9,7 @@ from claims import reconciliation, services
 from claims.calculation import triage_target
 from claims.choices import ClaimFlag, ClaimStatus, RunState
 from claims.lifecycle import claim_calculate, claim_due_on
-from claims.models import Claim, Discrepancy, MarketplaceCompensation, Recovery
+from claims.models import Claim, Discrepancy, MarketplaceCompensation, Recovery, WebhookDelivery
 from policies.actors import Actor
 from tests import factories
 
@@ -46,6 +46,23 @@ def test_a_run_counts_compensation_and_releases_the_waiting_claim_with_its_payab
     assert claim.payable_amount == D("7500.00")
     assert claim.status == ClaimStatus.APPROVED
     assert claim.transitions.filter(transition="release", actor_kind="system").count() == 1
+
+
+def test_a_release_tells_the_marketplace_the_new_status_and_payable():
+    claim = factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION, source="marketplace")
+    claim.marketplace.webhook_url = "https://marketplace.example/hooks"
+    claim.marketplace.save()
+    unlinked(claim.shipment, amount=D("4000.00"))
+
+    reconcile()
+
+    [delivery] = WebhookDelivery.objects.filter(claim=claim)
+    assert {k: delivery.payload[k] for k in ("claim", "from", "to", "payable")} == {
+        "claim": claim.number,
+        "from": "awaiting_compensation",
+        "to": "approved",
+        "payable": "7500.00",
+    }
 
 
 def test_the_set_based_payable_agrees_with_the_calculation_rule():

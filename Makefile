@@ -40,6 +40,8 @@ system-deps:
 test-deps:
 	$(call apt_install,$(TEST_PACKAGES))
 
+# Links in the e-mails the demo prints point at the port it serves on.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: system-deps install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/

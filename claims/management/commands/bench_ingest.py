@@ -54,6 +54,15 @@ def rss_peak_kib(pid: int) -> int:
     return 0
 
 
+def copy_text(bodies: list[bytes], columns) -> str:
+    """Return the bodies' items as COPY text, one line of `columns(item)` each."""
+    rows = io.StringIO()
+    for body in bodies:
+        for item in json.loads(body)["items"]:
+            rows.write("\t".join(str(value) for value in columns(item)) + "\n")
+    return rows.getvalue()
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -291,15 +300,18 @@ class Command(BaseCommand):
             Shipment.objects.filter(marketplace=marketplace).values_list("external_id", "pk")
         )
         now = timezone.now().isoformat()
-        rows = io.StringIO()
-        for body in bodies:
-            for item in json.loads(body)["items"]:
-                amount = item.get("amount", "\\N")
-                rows.write(
-                    f"{marketplace.pk}\tcopy-{item['external_id']}\t"
-                    f"{shipments[item['shipment']]}\t{item['kind']}\t"
-                    f"{item['occurred_at']}\t{amount}\t{now}\n"
-                )
+        rows = copy_text(
+            bodies,
+            lambda item: (
+                marketplace.pk,
+                f"copy-{item['external_id']}",
+                shipments[item["shipment"]],
+                item["kind"],
+                item["occurred_at"],
+                item.get("amount", "\\N"),
+                now,
+            ),
+        )
         table = ShipmentEvent._meta.db_table
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -308,7 +320,7 @@ class Command(BaseCommand):
                     f"COPY {table} (marketplace_id, external_id, shipment_id, kind, occurred_at,"
                     " amount, created_at) FROM STDIN"
                 ) as copy:
-                    copy.write(rows.getvalue())
+                    copy.write(rows)
                 # The foreign keys are checked at the commit: check them inside the timing.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 elapsed = time.perf_counter() - started
@@ -318,14 +330,16 @@ class Command(BaseCommand):
 
     def _copy_floor(self, bodies: list[bytes]) -> float:
         """Return the seconds a bare COPY of the same event rows into a scratch table takes."""
-        rows = io.StringIO()
-        for body in bodies:
-            for item in json.loads(body)["items"]:
-                amount = item.get("amount", "\\N")
-                rows.write(
-                    f"{item['external_id']}\t{item['shipment']}\t{item['kind']}\t"
-                    f"{item['occurred_at']}\t{amount}\n"
-                )
+        rows = copy_text(
+            bodies,
+            lambda item: (
+                item["external_id"],
+                item["shipment"],
+                item["kind"],
+                item["occurred_at"],
+                item.get("amount", "\\N"),
+            ),
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMPORARY TABLE bench_copy_floor ("
@@ -338,7 +352,7 @@ class Command(BaseCommand):
                 "COPY bench_copy_floor (external_id, shipment, kind, occurred_at, amount)"
                 " FROM STDIN"
             ) as copy:
-                copy.write(rows.getvalue())
+                copy.write(rows)
             elapsed = time.perf_counter() - started
             cursor.execute("DROP TABLE bench_copy_floor")
         return elapsed

@@ -41,7 +41,9 @@ def _has_no_payout(instance: "Claim") -> bool:
 
 
 class Claim(ConcurrentTransitionMixin, models.Model):
-    number = models.CharField(_("number"), max_length=32, unique=True)
+    # Unique by a constraint rather than unique=True, which would add a second
+    # (pattern-matching) index that nothing searches with.
+    number = models.CharField(_("number"), max_length=32)
     # Foreign keys led by a composite index or constraint need no index of their own:
     # every index is rewritten by the bulk updates of reconciliation.
     marketplace = models.ForeignKey(
@@ -104,6 +106,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         _("limit applied"), max_length=16, choices=LimitApplied.choices, blank=True
     )
 
+    # Indexed only where set (see Meta): most claims have neither.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("adjuster"),
@@ -111,6 +114,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="assigned_claims",
+        db_index=False,
     )
     signoff_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -119,6 +123,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     signoff_requested_at = models.DateTimeField(_("sign-off requested"), null=True, blank=True)
     rejection_code = models.CharField(
@@ -135,7 +140,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     due_on = models.DateField(_("due"), null=True, blank=True, db_index=True)
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("claim")
@@ -149,9 +154,13 @@ class Claim(ConcurrentTransitionMixin, models.Model):
             ("reopen_claim", _("Can reopen rejected or closed claims")),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="claim_unique_number"),
             models.UniqueConstraint(fields=["shipment", "peril"], name="claim_one_per_item_peril"),
+            # Claims filed in the UI have no external id: they need no entry.
             models.UniqueConstraint(
-                fields=["marketplace", "external_id"], name="claim_unique_external_id"
+                fields=["marketplace", "external_id"],
+                name="claim_unique_external_id",
+                condition=Q(external_id__isnull=False),
             ),
             *non_negative(
                 "claimed_amount",
@@ -166,6 +175,16 @@ class Claim(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["seller", "status"]),
             models.Index(fields=["policy", "event_key"]),
+            # The API's claim list: one marketplace's claims by time of change.
+            models.Index(fields=["marketplace", "updated_at"]),
+            models.Index(
+                fields=["assignee"], name="claim_assignee", condition=Q(assignee__isnull=False)
+            ),
+            models.Index(
+                fields=["signoff_requested_by"],
+                name="claim_signoff_requested_by",
+                condition=Q(signoff_requested_by__isnull=False),
+            ),
         ]
 
     def __str__(self):
@@ -312,11 +331,15 @@ class Claim(ConcurrentTransitionMixin, models.Model):
 
 
 class ClaimTransition(TransitionLog):
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="transitions")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.CASCADE, related_name="transitions", db_index=False
+    )
 
     class Meta(TransitionLog.Meta):
         verbose_name = _("claim transition")
         verbose_name_plural = _("claim transitions")
+        # A claim's log in order, and its status at a date (the bordereaux).
+        indexes = [*TransitionLog.Meta.indexes, models.Index(fields=["claim", "at"])]
 
     def __str__(self):
         return f"{self.claim_id}: {self.source_state} → {self.target_state}"
@@ -390,8 +413,8 @@ class ReconciliationRun(models.Model):
     recoveries_raised = models.PositiveIntegerField(_("recoveries raised"), default=0)
     discrepancies_found = models.PositiveIntegerField(_("discrepancies"), default=0)
     error = models.TextField(_("error"), blank=True)
-    # The records of a run are those with an id up to `upper_bound`; `cursor` is
-    # the last id done, so a run interrupted anywhere resumes where it stopped.
+    # The records of a run are those with an id up to `upper_bound` no run has
+    # examined yet (the records say which); `cursor` is the highest id done so far.
     upper_bound = models.BigIntegerField(default=0)
     cursor = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -419,8 +442,13 @@ class ReconciliationRun(models.Model):
 class MarketplaceCompensation(models.Model):
     """A payout the marketplace made to a seller for a shipment; counts at most once."""
 
+    # Leads the composite indexes below; reconciliation rewrites every index of a record.
     marketplace = models.ForeignKey(
-        Marketplace, verbose_name=_("marketplace"), on_delete=models.PROTECT, related_name="+"
+        Marketplace,
+        verbose_name=_("marketplace"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     external_id = models.CharField(_("external id"), max_length=64)
     seller = models.ForeignKey(
@@ -448,8 +476,17 @@ class MarketplaceCompensation(models.Model):
         related_name="compensations",
     )
     matched_at = models.DateTimeField(_("matched"), null=True, blank=True)
+    # The run that examined the record; indexed only while no run has (see Meta).
+    # Only reconciliation writes it, with the run it holds: a database check would
+    # cost a lookup per record of every run, for nothing.
     run = models.ForeignKey(
-        ReconciliationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ReconciliationRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -468,6 +505,10 @@ class MarketplaceCompensation(models.Model):
             models.Index(
                 fields=["created_at"], name="compensation_unmatched", condition=Q(claim=None)
             ),
+            # What the next reconciliation run takes: small however many records are stored.
+            models.Index(
+                fields=["id"], name="compensation_pending", condition=Q(run=None, claim=None)
+            ),
         ]
 
     def __str__(self):
@@ -475,8 +516,13 @@ class MarketplaceCompensation(models.Model):
 
 
 class Discrepancy(models.Model):
+    # Leads the unique constraint below; written only by its run (see the records' run).
     run = models.ForeignKey(
-        ReconciliationRun, on_delete=models.CASCADE, related_name="discrepancies"
+        ReconciliationRun,
+        on_delete=models.CASCADE,
+        related_name="discrepancies",
+        db_index=False,
+        db_constraint=False,
     )
     compensation = models.ForeignKey(
         MarketplaceCompensation, on_delete=models.CASCADE, related_name="discrepancies"

@@ -17,17 +17,22 @@ once, never a query per row:
 4. raise a Recovery where a paid claim's payable fell below its payout;
 5. log the releases and queue their webhooks, e-mails and payment.
 
-Every step only fills what is empty or recomputes from stored facts, and the
-run's cursor moves in the same transaction as the chunk: killed anywhere, the
-run resumes where it stopped and counts nothing twice.
+Every step only fills what is empty or recomputes from stored facts, a chunk
+takes only records no run has examined, and the run's counts move in the same
+transaction as the chunk: killed anywhere, the run resumes where it stopped and
+counts nothing twice. On PostgreSQL two chunks run side by side, each on a
+connection of its own.
 """
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from claims import lifecycle
@@ -57,6 +62,8 @@ from policies.models import CoverTerms, Policy, ProductVersion, Shipment
 # Larger chunks spread the per-chunk sums of payouts and the commit over more rows;
 # memory grows with the chunk (about 210 MiB peak at this size), not the run.
 CHUNK = 200_000
+# Released claims are announced in parts of this many (a multiple of the follow-up tasks' sizes).
+RELEASE_PART = 10_000
 CENT = Decimal("0.01")
 
 T = {
@@ -341,7 +348,8 @@ def _update_claims(cursor, now: dt.datetime) -> None:
             due_on = CASE WHEN NOT {released} THEN cl.due_on
                           WHEN rc.target = '{ClaimStatus.APPROVED}' THEN %s ELSE %s END,
             decided_at = CASE WHEN {released} AND rc.target = '{ClaimStatus.APPROVED}'
-                              THEN %s ELSE cl.decided_at END
+                              THEN %s ELSE cl.decided_at END,
+            updated_at = %s
         FROM {CLAIMS} rc WHERE cl.id = rc.id
         """,
         [
@@ -349,6 +357,7 @@ def _update_claims(cursor, now: dt.datetime) -> None:
             _db_time(now),
             due[ClaimStatus.APPROVED],
             due[ClaimStatus.UNDER_REVIEW],
+            _db_time(now),
             _db_time(now),
         ],
     )
@@ -378,31 +387,32 @@ def _raise_recoveries(cursor, now: dt.datetime) -> int:
 def _log_releases(cursor, now: dt.datetime) -> int:
     """Log the released claims' transitions in one statement and queue what follows them."""
     cursor.execute(
-        f"SELECT id, number, marketplace_id, payable, target FROM {CLAIMS} WHERE releasing"
-    )
-    changes = [
-        StatusChange(
-            claim_id=pk,
-            number=number,
-            # SQLite hands back a float; PostgreSQL a Decimal already.
-            payable=Decimal(str(payable)).quantize(CENT),
-            marketplace_id=marketplace_id,
-            source=ClaimStatus.AWAITING_COMPENSATION,
-            target=target,
-        )
-        for pk, number, marketplace_id, payable, target in cursor.fetchall()
-    ]
-    if not changes:
-        return 0
-    cursor.execute(
         f"INSERT INTO {T['transition']} (claim_id, transition, source_state, target_state,"
         " at, actor_kind, actor_user_id, actor_marketplace_id, note, internal_note)"
         f" SELECT id, 'release', %s, target, %s, %s, NULL, NULL, '', ''"
         f" FROM {CLAIMS} WHERE releasing",
         [ClaimStatus.AWAITING_COMPENSATION, _db_time(now), ActorKind.SYSTEM],
     )
-    lifecycle.claims_released(released=changes, at=now)
-    return len(changes)
+    released = max(cursor.rowcount, 0)
+    cursor.execute(
+        f"SELECT id, number, marketplace_id, payable, target FROM {CLAIMS} WHERE releasing"
+    )
+    # In parts, so memory holds one part's objects, not the chunk's.
+    while rows := cursor.fetchmany(RELEASE_PART):
+        changes = [
+            StatusChange(
+                claim_id=pk,
+                number=number,
+                # SQLite hands back a float; PostgreSQL a Decimal already.
+                payable=Decimal(str(payable)).quantize(CENT),
+                marketplace_id=marketplace_id,
+                source=ClaimStatus.AWAITING_COMPENSATION,
+                target=target,
+            )
+            for pk, number, marketplace_id, payable, target in rows
+        ]
+        lifecycle.claims_released(released=changes, at=now)
+    return released
 
 
 def reconciliation_start(*, trigger: str, user=None) -> ReconciliationRun:
@@ -426,11 +436,22 @@ def reconciliation_start(*, trigger: str, user=None) -> ReconciliationRun:
         )
 
 
-def reconciliation_run(*, run_id: int, chunk: int = CHUNK) -> ReconciliationRun:
-    """Work through the run's records chunk by chunk from its cursor; return it when done."""
+def reconciliation_run(*, run_id: int, chunk: int = CHUNK, workers: int = 1) -> ReconciliationRun:
+    """Work through the run's records, `workers` chunks at a time; return the run when done.
+
+    Chunks are fixed slices of ids, and what is left to do is read from the
+    records themselves (not yet examined), so any number of drivers, started
+    anew after a crash or side by side, share the work and do each record once.
+    """
     run = ReconciliationRun.objects.get(pk=run_id)
-    while run.state == RunState.RUNNING and run.cursor < run.upper_bound:
-        _reconcile_chunk(run_id=run.pk, chunk=chunk)
+    # SQLite lets one writer in at a time: a second connection would only wait.
+    workers = workers if connection.vendor == "postgresql" else 1
+    while run.state == RunState.RUNNING and (first := _first_pending(run)) is not None:
+        cells = range((first - 1) // chunk, (run.upper_bound - 1) // chunk + 1)
+        _each(
+            [partial(_reconcile_chunk, run_id=run.pk, cell=cell, chunk=chunk) for cell in cells],
+            workers=workers,
+        )
         run.refresh_from_db()
     if run.state == RunState.RUNNING:
         with transaction.atomic():
@@ -444,23 +465,51 @@ def reconciliation_run(*, run_id: int, chunk: int = CHUNK) -> ReconciliationRun:
     return run
 
 
-@transaction.atomic
-def _reconcile_chunk(*, run_id: int, chunk: int) -> None:
-    run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
-    if run.state != RunState.RUNNING or run.cursor >= run.upper_bound:
+def _first_pending(run: ReconciliationRun) -> int | None:
+    pending = MarketplaceCompensation.objects.filter(run=None, claim=None, pk__lte=run.upper_bound)
+    return pending.aggregate(first=Min("pk"))["first"]
+
+
+def _each(calls: list, *, workers: int) -> None:
+    """Make the calls, `workers` at a time, each thread on a database connection of its own."""
+    if workers == 1 or len(calls) == 1:
+        for call in calls:
+            call()
         return
-    lo, hi = run.cursor, min(run.cursor + chunk, run.upper_bound)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(_on_own_connection, call) for call in calls]:
+            future.result()
+
+
+def _on_own_connection(call) -> None:
+    try:
+        call()
+    finally:
+        connection.close()
+
+
+@transaction.atomic
+def _reconcile_chunk(*, run_id: int, cell: int, chunk: int) -> None:
+    """Reconcile the records with ids in (cell × chunk, (cell + 1) × chunk] not yet examined."""
     now = timezone.now()
     counts = ChunkCounts()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Two drivers of one run (a redelivered task beside a live one) take turns on a
+            # chunk: the second then finds its records examined and counts nothing.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [run_id, cell])
             # Index lookups and small joins: compiling them costs more than it saves.
             cursor.execute("SET LOCAL jit = off")
-        _stage(cursor, lo, hi)
+        running = ReconciliationRun.objects.filter(pk=run_id, state=RunState.RUNNING)
+        upper_bound = running.values_list("upper_bound", flat=True).first()
+        if upper_bound is None:
+            return
+        hi = min((cell + 1) * chunk, upper_bound)
+        _stage(cursor, cell * chunk, hi)
         cursor.execute(f"SELECT COUNT(*), COUNT(claim_id) FROM {STAGE}")
         counts.processed, counts.matched = cursor.fetchone()
-        _mark_records(cursor, run.pk, now)
-        counts.discrepancies = _record_discrepancies(cursor, run.pk)
+        _mark_records(cursor, run_id, now)
+        counts.discrepancies = _record_discrepancies(cursor, run_id)
         if counts.matched:
             _assess_claims(cursor)
             _update_claims(cursor, now)
@@ -468,13 +517,18 @@ def _reconcile_chunk(*, run_id: int, chunk: int) -> None:
             counts.released = _log_releases(cursor, now)
             cursor.execute(f"DROP TABLE {CLAIMS}")
         cursor.execute(f"DROP TABLE {STAGE}")
-    run.cursor = hi
-    run.processed += counts.processed
-    run.matched += counts.matched
-    run.discrepancies_found += counts.discrepancies
-    run.recoveries_raised += counts.recoveries
-    run.claims_released += counts.released
-    run.save()
+        if connection.vendor == "postgresql":
+            # Check the foreign keys now, while the run's row is not yet locked below, so
+            # the other chunk's driver does not wait for those checks at this commit.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    ReconciliationRun.objects.filter(pk=run_id).update(
+        cursor=Greatest("cursor", Value(hi)),
+        processed=F("processed") + counts.processed,
+        matched=F("matched") + counts.matched,
+        discrepancies_found=F("discrepancies_found") + counts.discrepancies,
+        recoveries_raised=F("recoveries_raised") + counts.recoveries,
+        claims_released=F("claims_released") + counts.released,
+    )
 
 
 def reconciliation_fail(*, run_id: int, error: str) -> None:

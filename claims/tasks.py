@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,9 @@ def reconciliation_run_task(*, run_id: int, chunk: int | None = None) -> str:
     from claims.reconciliation import CHUNK, reconciliation_fail, reconciliation_run
 
     try:
-        return reconciliation_run(run_id=run_id, chunk=chunk or CHUNK).state
+        return reconciliation_run(
+            run_id=run_id, chunk=chunk or CHUNK, workers=settings.RECONCILIATION_WORKERS
+        ).state
     except Exception as exc:
         reconciliation_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
         raise
@@ -127,7 +130,7 @@ def reconciliation_nightly_task() -> int:
     from claims.reconciliation import reconciliation_run, reconciliation_start
 
     run = reconciliation_start(trigger="schedule")
-    return reconciliation_run(run_id=run.pk).pk
+    return reconciliation_run(run_id=run.pk, workers=settings.RECONCILIATION_WORKERS).pk
 
 
 @shared_task(acks_late=True)

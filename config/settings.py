@@ -147,6 +147,10 @@ EMAIL_USE_SSL = EMAIL.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="sellercover <noreply@sellercover.local>")
 # Where the seller pages live, for links in e-mails sent by background tasks.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Reconciliation works through this many chunks at once, each on a database
+# connection of its own (PostgreSQL only): one per core the database can use.
+RECONCILIATION_WORKERS = env.int("RECONCILIATION_WORKERS", default=2)
+
 # The insurer named as issuer in the header of every generated document.
 INSURER_NAME = env("INSURER_NAME", default="АО «Страховая компания „Селлерковер“»")
 

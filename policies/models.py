@@ -351,17 +351,24 @@ class TransitionLog(models.Model):
     transition = models.CharField(_("transition"), max_length=32)
     source_state = models.CharField(_("from"), max_length=32)
     target_state = models.CharField(_("to"), max_length=32)
-    at = models.DateTimeField(_("at"), db_index=True)
+    at = models.DateTimeField(_("at"))
     actor_kind = models.CharField(_("actor kind"), max_length=16, choices=ActorKind.choices)
+    # Indexed only where set (see Meta): the system's many releases name no actor.
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     actor_marketplace = models.ForeignKey(
-        Marketplace, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Marketplace,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     note = models.TextField(_("note"), blank=True)
     internal_note = models.TextField(_("internal note"), blank=True)
@@ -369,6 +376,18 @@ class TransitionLog(models.Model):
     class Meta:
         abstract = True
         ordering = ["at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["actor_user"],
+                name="%(class)s_user",
+                condition=Q(actor_user__isnull=False),
+            ),
+            models.Index(
+                fields=["actor_marketplace"],
+                name="%(class)s_marketplace",
+                condition=Q(actor_marketplace__isnull=False),
+            ),
+        ]
 
     @property
     def actor_label(self) -> str:
@@ -380,11 +399,15 @@ class TransitionLog(models.Model):
 
 
 class PolicyTransition(TransitionLog):
-    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="transitions")
+    policy = models.ForeignKey(
+        Policy, on_delete=models.CASCADE, related_name="transitions", db_index=False
+    )
 
     class Meta(TransitionLog.Meta):
         verbose_name = _("policy transition")
         verbose_name_plural = _("policy transitions")
+        # A policy's log in order, and its status at a date (the bordereaux).
+        indexes = [*TransitionLog.Meta.indexes, models.Index(fields=["policy", "at"])]
 
     def __str__(self):
         return f"{self.policy_id}: {self.source_state} → {self.target_state}"
@@ -393,11 +416,14 @@ class PolicyTransition(TransitionLog):
 class Shipment(models.Model):
     """One item of one marketplace order."""
 
+    # Marketplace and seller lead the composite indexes below: an index of their own
+    # would only slow every ingest write.
     marketplace = models.ForeignKey(
         Marketplace,
         verbose_name=_("marketplace"),
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     external_id = models.CharField(_("shipment id"), max_length=64)
     seller = models.ForeignKey(
@@ -405,6 +431,7 @@ class Shipment(models.Model):
         verbose_name=_("seller"),
         on_delete=models.PROTECT,
         related_name="shipments",
+        db_index=False,
     )
     policy = models.ForeignKey(
         Policy,
@@ -457,13 +484,17 @@ class Shipment(models.Model):
 
 
 class ShipmentEvent(models.Model):
-    marketplace = models.ForeignKey(Marketplace, on_delete=models.PROTECT, related_name="+")
+    # Both lead a composite index below (the ingest's write path pays for every index).
+    marketplace = models.ForeignKey(
+        Marketplace, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     external_id = models.CharField(_("event id"), max_length=64)
     shipment = models.ForeignKey(
         Shipment,
         verbose_name=_("shipment"),
         on_delete=models.PROTECT,
         related_name="events",
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=ShipmentEventKind.choices)
     occurred_at = models.DateTimeField(_("occurred"))

@@ -1,5 +1,6 @@
 """Reconciliation: set-based matching, its consequences, discrepancies, and safe re-runs."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -63,6 +64,38 @@ def test_a_release_tells_the_marketplace_the_new_status_and_payable():
         "to": "approved",
         "payable": "7500.00",
     }
+
+
+def test_releases_are_announced_in_parts_and_none_is_left_out(monkeypatch):
+    monkeypatch.setattr(reconciliation, "RELEASE_PART", 2)
+    marketplace = factories.MarketplaceFactory(webhook_url="https://marketplace.example/hooks")
+    claims = [
+        factories.ClaimFactory(
+            status=ClaimStatus.AWAITING_COMPENSATION,
+            source="marketplace",
+            marketplace=marketplace,
+            shipment__marketplace=marketplace,
+        )
+        for _ in range(3)
+    ]
+    for claim in claims:
+        unlinked(claim.shipment, amount=D("4000.00"))
+
+    run = reconcile()
+
+    assert run.claims_released == 3
+    assert set(WebhookDelivery.objects.values_list("claim_id", flat=True)) == {c.pk for c in claims}
+
+
+def test_a_released_claim_shows_as_changed_to_a_marketplace_polling_for_changes():
+    claim = factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION, source="marketplace")
+    before = timezone.now()
+    Claim.objects.filter(pk=claim.pk).update(updated_at=before - dt.timedelta(days=1))
+    unlinked(claim.shipment, amount=D("4000.00"))
+
+    reconcile()
+
+    assert Claim.objects.filter(pk=claim.pk, updated_at__gte=before).exists()
 
 
 def test_the_set_based_payable_agrees_with_the_calculation_rule():
@@ -203,9 +236,11 @@ def test_an_interrupted_run_resumes_and_counts_nothing_twice():
     for claim in claims:
         unlinked(claim.shipment, amount=D("100.00"))
     run = reconciliation.reconciliation_start(trigger="test")
-    # Two chunks of one record, then the worker "dies"; the task runs again.
-    reconciliation._reconcile_chunk(run_id=run.pk, chunk=1)
-    reconciliation._reconcile_chunk(run_id=run.pk, chunk=1)
+    first, second = MarketplaceCompensation.objects.order_by("pk").values_list("pk", flat=True)[:2]
+    # Two chunks of one record, the second one twice (a redelivered task beside a live
+    # one), then the worker "dies"; the task runs again.
+    for pk in (first, second, second):
+        reconciliation._reconcile_chunk(run_id=run.pk, cell=pk - 1, chunk=1)
 
     run = reconciliation.reconciliation_run(run_id=run.pk, chunk=1)
 

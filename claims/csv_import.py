@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.utils.translation import gettext as _
 
 from claims.choices import CompensationReason, CompensationSource
@@ -199,6 +199,8 @@ def compensations_import_csv(
 def _store(marketplace: Marketplace, batch: list[tuple[int, dict]], report: ImportReport) -> None:
     if not batch:
         return
+    # With DEBUG on, Django keeps the text of every query, each with a chunk's values.
+    reset_queries()
     with transaction.atomic():
         results = compensations_record_bulk(
             marketplace=marketplace,

@@ -42,6 +42,7 @@ from policies.ingest import (
     by_external_id,
     ensure_valid,
     field_errors,
+    insert_rows,
     item_seller,
     replay_result,
     sellers_by_ref,
@@ -392,8 +393,11 @@ def compensations_record_bulk(
 
     def write():
         sellers = sellers_by_ref(marketplace=marketplace, items=items)
+        # What a record needs of its shipment, and no more: a CSV brings millions.
         shipments = by_external_id(
-            Shipment.objects, marketplace=marketplace, ids=(i["shipment"] for i in items)
+            Shipment.objects.only("marketplace_id", "external_id", "seller_id"),
+            marketplace=marketplace,
+            ids=(i["shipment"] for i in items),
         )
         existing = by_external_id(
             MarketplaceCompensation.objects,
@@ -435,8 +439,7 @@ def compensations_record_bulk(
             )
             new[external_id] = compensation
             results.append(ItemResult(external_id, CREATED, compensation))
-        with transaction.atomic():
-            MarketplaceCompensation.objects.bulk_create(list(new.values()))
+        insert_rows(MarketplaceCompensation, list(new.values()))
         return results
 
     return with_retry_on_race(write)

@@ -268,6 +268,29 @@ def test_compensations_replay_and_conflict(api, insured):
     assert MarketplaceCompensation.objects.count() == 1
 
 
+def test_a_replayed_bulk_reads_no_row_per_item(api, insured, django_assert_max_num_queries):
+    events = [event(insured, f"ev-{n}", kind="delivered", amount=None) for n in range(40)]
+    compensations = [
+        {
+            "external_id": f"C-{n}",
+            "seller": insured.seller.external_id,
+            "shipment": insured.external_id,
+            "reason": "damage",
+            "amount": "10.00",
+            "paid_on": "2026-11-20",
+        }
+        for n in range(40)
+    ]
+    for path, items in (("shipment-events", events), ("compensations", compensations)):
+        api.post(f"/api/v1/{path}/bulk/", {"items": items}, format="json")
+
+        # Savepoints included; a query per item would be 40 more.
+        with django_assert_max_num_queries(12):
+            results = api.post(f"/api/v1/{path}/bulk/", {"items": items}, format="json").json()
+
+        assert {r["status"] for r in results["results"]} == {"unchanged"}
+
+
 def test_a_partial_bulk_keeps_the_valid_items_and_answers_in_order(api, insured):
     items = [
         event(insured, "ok-1", kind="shipped", amount=None),

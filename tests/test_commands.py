@@ -153,3 +153,18 @@ def test_bench_reconcile_runs_the_real_task_on_a_small_set():
     assert "records reconciled    2,000" in out.getvalue()
     assert "ratio to the floor" in out.getvalue()
     assert current_app.conf.task_always_eager
+
+
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="bench_import measures PostgreSQL",
+)
+def test_bench_import_imports_a_generated_export_twice_and_reports_its_figures():
+    out = io.StringIO()
+
+    call_command("bench_import", rows=1000, stdout=out)
+
+    # One row in a hundred carries an amount that is not a number.
+    assert "rows                  1,000: created 990, rejected 10" in out.getvalue()
+    assert "created 0, unchanged 990" in out.getvalue()
+    assert MarketplaceCompensation.objects.count() == 990

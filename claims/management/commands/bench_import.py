@@ -10,7 +10,6 @@ file is streamed) and the peak RSS.
 
 import datetime as dt
 import resource
-import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -20,8 +19,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from claims.csv_import import compensations_import_csv
+from claims.management.bench import bench_marketplace
 from claims.reconciliation import T
-from policies.ingest import sellers_upsert_bulk
 from policies.models import Marketplace
 
 SELLERS = 100
@@ -87,21 +86,10 @@ class Command(BaseCommand):
             return (report, time.perf_counter() - started), samples
 
     def _prepare(self, rows: int) -> Marketplace:
-        code = f"csv{secrets.token_hex(3)}"
-        marketplace = Marketplace.objects.create(code=code, name=f"CSV import bench {code}")
-        sellers_upsert_bulk(
-            marketplace=marketplace,
-            items=[
-                {
-                    "external_id": f"{code}-seller-{n}",
-                    "legal_name": f"ООО «Бенч {n}»",
-                    "tax_id": "7708123450",
-                    "email": f"s{n}@example.com",
-                    "language": "ru",
-                }
-                for n in range(SELLERS)
-            ],
+        marketplace, _sellers = bench_marketplace(
+            prefix="csv", name="CSV import bench", sellers=SELLERS
         )
+        code = marketplace.code
         now = timezone.now()
         with transaction.atomic(), connection.cursor() as cursor:
             # The shipments seven in ten records name, each of the seller the record names.

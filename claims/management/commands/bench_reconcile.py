@@ -11,7 +11,6 @@ and the peak RSS. Queued follow-ups (payments) go to a broker, not run here.
 import datetime as dt
 import os
 import resource
-import secrets
 import time
 
 from celery import current_app
@@ -19,12 +18,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from claims.management.bench import bench_marketplace
 from claims.management.celery import tasks_queued
 from claims.models import Payout
 from claims.reconciliation import T, reconciliation_start
 from claims.tasks import reconciliation_run_task
 from policies.actors import Actor
-from policies.ingest import sellers_upsert_bulk
 from policies.models import Marketplace, Product
 from policies.services import policy_enrol
 
@@ -82,28 +81,17 @@ class Command(BaseCommand):
         )
 
     def _prepare(self, rows: int) -> Marketplace:
-        code = f"rec{secrets.token_hex(3)}"
-        marketplace = Marketplace.objects.create(code=code, name=f"Reconciliation bench {code}")
         product = Product.objects.filter(is_active=True).order_by("code").first()
         if product is None:
             raise CommandError("No product: run `manage.py seed_demo` first.")
-        results = sellers_upsert_bulk(
-            marketplace=marketplace,
-            items=[
-                {
-                    "external_id": f"{code}-seller-{n}",
-                    "legal_name": f"ООО «Бенч {n}»",
-                    "tax_id": "7708123450",
-                    "email": f"s{n}@example.com",
-                    "language": "ru",
-                }
-                for n in range(SELLERS)
-            ],
+        marketplace, sellers = bench_marketplace(
+            prefix="rec", name="Reconciliation bench", sellers=SELLERS
         )
+        code = marketplace.code
         start = timezone.localdate() - dt.timedelta(days=60)
-        for result in results:
+        for seller in sellers:
             policy_enrol(
-                seller=result.obj, product_code=product.code, starts_on=start, actor=Actor.system()
+                seller=seller, product_code=product.code, starts_on=start, actor=Actor.system()
             )
         now = timezone.now()
         shipped = now - dt.timedelta(days=20)

@@ -1,0 +1,29 @@
+"""What the benchmarks share: a marketplace of their own for each run."""
+
+import secrets
+
+from policies.ingest import sellers_upsert_bulk
+from policies.models import Marketplace, Seller
+
+
+def bench_marketplace(*, prefix: str, name: str, sellers: int) -> tuple[Marketplace, list[Seller]]:
+    """Return a new marketplace, coded `prefix` and random hex, with `sellers` sellers.
+
+    The sellers' ids are `<code>-seller-<n>`, n from 0, so SQL can name them.
+    """
+    code = f"{prefix}{secrets.token_hex(3)}"
+    marketplace = Marketplace.objects.create(code=code, name=f"{name} {code}")
+    results = sellers_upsert_bulk(
+        marketplace=marketplace,
+        items=[
+            {
+                "external_id": f"{code}-seller-{n}",
+                "legal_name": f"ООО «Бенч {n}»",
+                "tax_id": "7708123450",
+                "email": f"s{n}@example.com",
+                "language": "ru",
+            }
+            for n in range(sellers)
+        ],
+    )
+    return marketplace, [result.obj for result in results]

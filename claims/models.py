@@ -417,6 +417,8 @@ class ReconciliationRun(models.Model):
     # examined yet (the records say which); `cursor` is the highest id done so far.
     upper_bound = models.BigIntegerField(default=0)
     cursor = models.BigIntegerField(default=0)
+    # Records per chunk, fixed for the run: every driver of it must cut the same chunks.
+    chunk = models.PositiveIntegerField(default=200_000)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

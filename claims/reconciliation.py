@@ -60,8 +60,8 @@ from policies.choices import ActorKind, Cover
 from policies.models import CoverTerms, Policy, ProductVersion, Shipment
 
 # Larger chunks spread the per-chunk sums of payouts and the commit over more rows;
-# memory grows with the chunk (about 210 MiB peak at this size), not the run.
-CHUNK = 200_000
+# memory grows with the chunk (about 210 MiB peak at this size, two at once), not the run.
+CHUNK = ReconciliationRun._meta.get_field("chunk").default
 # Released claims are announced in parts of this many (a multiple of the follow-up tasks' sizes).
 RELEASE_PART = 10_000
 CENT = Decimal("0.01")
@@ -415,8 +415,9 @@ def _log_releases(cursor, now: dt.datetime) -> int:
     return released
 
 
-def reconciliation_start(*, trigger: str, user=None) -> ReconciliationRun:
-    """Return the run under way, or a new one over the records not yet counted."""
+def reconciliation_start(*, trigger: str, user=None, chunk: int = CHUNK) -> ReconciliationRun:
+    """Return the run under way, or a new one over the records not yet counted, in chunks
+    of `chunk` records."""
     with transaction.atomic():
         running = ReconciliationRun.objects.select_for_update().filter(state=RunState.RUNNING)
         if run := running.first():
@@ -433,19 +434,24 @@ def reconciliation_start(*, trigger: str, user=None) -> ReconciliationRun:
             total=pending.count(),
             cursor=(bounds["low"] or 1) - 1,
             upper_bound=bounds["top"] or 0,
+            chunk=chunk,
         )
 
 
-def reconciliation_run(*, run_id: int, chunk: int = CHUNK, workers: int = 1) -> ReconciliationRun:
+def reconciliation_run(*, run_id: int, workers: int = 1) -> ReconciliationRun:
     """Work through the run's records, `workers` chunks at a time; return the run when done.
 
-    Chunks are fixed slices of ids, and what is left to do is read from the
-    records themselves (not yet examined), so any number of drivers, started
-    anew after a crash or side by side, share the work and do each record once.
+    Chunks are the run's fixed slices of ids, and what is left to do is read
+    from the records themselves (not yet examined), so any number of drivers,
+    started anew after a crash or side by side, share the work and do each
+    record once.
     """
     run = ReconciliationRun.objects.get(pk=run_id)
-    # SQLite lets one writer in at a time: a second connection would only wait.
-    workers = workers if connection.vendor == "postgresql" else 1
+    # SQLite lets one writer in at a time: a second connection would only wait. Inside a
+    # transaction, another connection would not see what it has not committed.
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        workers = 1
+    chunk = run.chunk
     while run.state == RunState.RUNNING and (first := _first_pending(run)) is not None:
         cells = range((first - 1) // chunk, (run.upper_bound - 1) // chunk + 1)
         _each(
@@ -477,8 +483,15 @@ def _each(calls: list, *, workers: int) -> None:
             call()
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(_on_own_connection, call) for call in calls]:
-            future.result()
+        futures = [pool.submit(_on_own_connection, call) for call in calls]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            # The run is failed by its caller: the chunks not yet begun need not run first.
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _on_own_connection(call) -> None:
@@ -500,9 +513,11 @@ def _reconcile_chunk(*, run_id: int, cell: int, chunk: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [run_id, cell])
             # Index lookups and small joins: compiling them costs more than it saves.
             cursor.execute("SET LOCAL jit = off")
-        running = ReconciliationRun.objects.filter(pk=run_id, state=RunState.RUNNING)
-        upper_bound = running.values_list("upper_bound", flat=True).first()
-        if upper_bound is None:
+        # A run this connection cannot see at all is an error, not work done.
+        state, upper_bound = (
+            ReconciliationRun.objects.filter(pk=run_id).values_list("state", "upper_bound").get()
+        )
+        if state != RunState.RUNNING:
             return
         hi = min((cell + 1) * chunk, upper_bound)
         _stage(cursor, cell * chunk, hi)

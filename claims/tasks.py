@@ -112,14 +112,12 @@ def webhooks_retry_due_task() -> int:
 
 
 @shared_task(acks_late=True)
-def reconciliation_run_task(*, run_id: int, chunk: int | None = None) -> str:
-    """Run (or resume) a reconciliation; a redelivered task continues from the run's cursor."""
-    from claims.reconciliation import CHUNK, reconciliation_fail, reconciliation_run
+def reconciliation_run_task(*, run_id: int) -> str:
+    """Run (or resume) a reconciliation; a redelivered task takes what is left of it."""
+    from claims.reconciliation import reconciliation_fail, reconciliation_run
 
     try:
-        return reconciliation_run(
-            run_id=run_id, chunk=chunk or CHUNK, workers=settings.RECONCILIATION_WORKERS
-        ).state
+        return reconciliation_run(run_id=run_id, workers=settings.RECONCILIATION_WORKERS).state
     except Exception as exc:
         reconciliation_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
         raise

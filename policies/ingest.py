@@ -185,6 +185,12 @@ def insert_rows(model, rows: list[Model]) -> None:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             for row in rows:
                 setattr(row, f.attname, now)
+        elif f.get_internal_type() == "DateTimeField":
+            # As Django reads a naive time: in the project's zone, not the connection's UTC.
+            for row in rows:
+                value = getattr(row, f.attname)
+                if value is not None and timezone.is_naive(value):
+                    setattr(row, f.attname, timezone.make_aware(value))
     types = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(

@@ -20,8 +20,8 @@ D = Decimal
 
 
 def reconcile(chunk: int = 50_000):
-    run = reconciliation.reconciliation_start(trigger="test")
-    return reconciliation.reconciliation_run(run_id=run.pk, chunk=chunk)
+    run = reconciliation.reconciliation_start(trigger="test", chunk=chunk)
+    return reconciliation.reconciliation_run(run_id=run.pk)
 
 
 def unlinked(shipment, **kwargs):
@@ -235,14 +235,35 @@ def test_an_interrupted_run_resumes_and_counts_nothing_twice():
     claims = [factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW) for _ in range(4)]
     for claim in claims:
         unlinked(claim.shipment, amount=D("100.00"))
-    run = reconciliation.reconciliation_start(trigger="test")
+    run = reconciliation.reconciliation_start(trigger="test", chunk=1)
     first, second = MarketplaceCompensation.objects.order_by("pk").values_list("pk", flat=True)[:2]
     # Two chunks of one record, the second one twice (a redelivered task beside a live
     # one), then the worker "dies"; the task runs again.
     for pk in (first, second, second):
         reconciliation._reconcile_chunk(run_id=run.pk, cell=pk - 1, chunk=1)
 
-    run = reconciliation.reconciliation_run(run_id=run.pk, chunk=1)
+    run = reconciliation.reconciliation_run(run_id=run.pk)
 
     assert (run.state, run.matched, run.processed) == (RunState.DONE, 4, 4)
     assert {c.compensation_amount for c in Claim.objects.all()} == {D("100.00")}
+
+
+def test_a_run_inside_a_transaction_works_its_chunks_on_its_own_connection():
+    # The test's transaction is uncommitted: another connection would see no run at all.
+    claims = [factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION) for _ in range(3)]
+    for claim in claims:
+        unlinked(claim.shipment, amount=D("100.00"))
+    run = reconciliation.reconciliation_start(trigger="test", chunk=1)
+
+    run = reconciliation.reconciliation_run(run_id=run.pk, workers=2)
+
+    assert (run.state, run.processed, run.matched) == (RunState.DONE, 3, 3)
+
+
+def test_a_run_keeps_the_chunk_it_was_started_with():
+    unlinked(factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION).shipment)
+    started = reconciliation.reconciliation_start(trigger="test", chunk=7)
+
+    resumed = reconciliation.reconciliation_start(trigger="command", chunk=50)
+
+    assert (resumed.pk, resumed.chunk) == (started.pk, 7)

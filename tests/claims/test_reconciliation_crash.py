@@ -85,7 +85,7 @@ def test_a_killed_worker_leaves_a_run_another_one_finishes_exactly():
             marketplace=claim.marketplace,
             amount=Decimal("100.00"),
         )
-    run = reconciliation_start(trigger="test")
+    run = reconciliation_start(trigger="test", chunk=2)
     producer = Celery(broker=BROKER_URL, set_as_current=False)
     producer.conf.task_default_queue = QUEUE
     producer.control.purge()
@@ -94,7 +94,7 @@ def test_a_killed_worker_leaves_a_run_another_one_finishes_exactly():
     try:
         producer.send_task(
             "claims.tasks.reconciliation_run_task",
-            kwargs={"run_id": run.pk, "chunk": 2},
+            kwargs={"run_id": run.pk},
             queue=QUEUE,
         )
         started = wait_for(lambda: ReconciliationRun.objects.get(pk=run.pk).cursor > 0, 60)

@@ -7,9 +7,9 @@ bad row is reported with its line number and reason; good rows are kept; a
 second import of the same file changes nothing.
 """
 
-import codecs
 import csv
 import datetime as dt
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -108,6 +108,8 @@ def parse_date(raw: str) -> dt.date:
 
 
 def parse_reason(raw: str) -> str:
+    if raw in REASONS:
+        return raw
     text = _normal(raw)
     if text in REASONS:
         return text
@@ -118,13 +120,17 @@ def parse_reason(raw: str) -> str:
 
 def _rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
     """Yield (line number, cells), decoding UTF-8 (BOM or not) and sniffing the delimiter."""
-    text = codecs.getreader("utf-8-sig")(stream, errors="strict")
-    first = text.readline()
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    yield 1, next(csv.reader([first], delimiter=delimiter), [])
-    reader = csv.reader(text, delimiter=delimiter)
-    for cells in reader:
-        yield reader.line_num + 1, cells
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+    try:
+        first = text.readline()
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        yield 1, next(csv.reader([first], delimiter=delimiter), [])
+        reader = csv.reader(text, delimiter=delimiter)
+        for cells in reader:
+            yield reader.line_num + 1, cells
+    finally:
+        # The stream is the caller's to close.
+        text.detach()
 
 
 def _parse(line: int, cells: list[str], columns: dict[str, int]) -> tuple[dict, list[str]]:
@@ -166,7 +172,7 @@ def compensations_import_csv(
         columns = _columns(header)
         batch: list[tuple[int, dict]] = []
         for line, cells in rows:
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():
                 continue
             report.rows += 1
             item, problems = _parse(line, cells, columns)
@@ -206,6 +212,7 @@ def _store(marketplace: Marketplace, batch: list[tuple[int, dict]], report: Impo
             marketplace=marketplace,
             items=[item for _, item in batch],
             source=CompensationSource.CSV,
+            with_records=False,
         )
     for (line, _item), result in zip(batch, results, strict=True):
         if result.status == CREATED:

@@ -40,14 +40,17 @@ from policies.ingest import (
     UNCHANGED,
     ItemResult,
     by_external_id,
+    conflict,
+    differing_values,
     ensure_valid,
     field_errors,
-    insert_rows,
+    insert_values,
     item_seller,
     replay_result,
     sellers_by_ref,
     shipment_events_record_bulk,
     unknown_seller,
+    values_by_external_id,
     with_retry_on_race,
 )
 from policies.models import Marketplace, Policy, Seller, Shipment, ShipmentEvent, User
@@ -379,8 +382,12 @@ def claim_message_post(*, claim_id: int, user: User, body: str) -> ClaimMessage:
     return ClaimMessage.objects.create(claim=claim, author_kind=author, author=user, body=text)
 
 
+# What a replayed record is compared on; a relation by its key.
+COMPENSATION_VALUES = ("seller", "shipment_external_id", "reason", "amount", "paid_on")
+
+
 def compensations_record_bulk(
-    *, marketplace: Marketplace, items: list[dict], source: str
+    *, marketplace: Marketplace, items: list[dict], source: str, with_records: bool = True
 ) -> list[ItemResult]:
     """Store marketplace payouts, each counted once by its external id.
 
@@ -389,20 +396,24 @@ def compensations_record_bulk(
     kept, to be matched or reported as a discrepancy by reconciliation. Items
     come with their fields validated (API serializer, CSV parser, or
     `compensation_record`): a million-row import must not check each twice.
+    With `with_records` each answer carries its record; an import that only
+    counts the answers goes without, as a model object per row costs more
+    than the row's insert.
     """
 
     def write():
         sellers = sellers_by_ref(marketplace=marketplace, items=items)
-        # What a record needs of its shipment, and no more: a CSV brings millions.
-        shipments = by_external_id(
-            Shipment.objects.only("marketplace_id", "external_id", "seller_id"),
+        shipments = values_by_external_id(
+            Shipment.objects,
             marketplace=marketplace,
             ids=(i["shipment"] for i in items),
+            fields=("pk", "seller"),
         )
-        existing = by_external_id(
+        existing = values_by_external_id(
             MarketplaceCompensation.objects,
             marketplace=marketplace,
             ids=(i["external_id"] for i in items),
+            fields=("pk", *COMPENSATION_VALUES),
         )
         results, new = [], {}
         for item in items:
@@ -412,7 +423,7 @@ def compensations_record_bulk(
                 results.append(ItemResult.error(external_id, unknown_seller()))
                 continue
             values = {
-                "seller": seller,
+                "seller": seller.pk,
                 "shipment_external_id": item["shipment"],
                 "reason": item["reason"],
                 "amount": item["amount"],
@@ -420,29 +431,55 @@ def compensations_record_bulk(
             }
             stored = existing.get(external_id) or new.get(external_id)
             if stored is not None:
-                results.append(replay_result(stored, values))
+                if differing := differing_values(stored, values):
+                    results.append(conflict(external_id, differing))
+                else:
+                    status = UNCHANGED if "pk" in stored else CREATED
+                    results.append(ItemResult(external_id, status, stored))
                 continue
             shipment = shipments.get(item["shipment"])
-            if shipment is not None and shipment.seller_id != seller.pk:
+            if shipment is not None and shipment["seller"] != seller.pk:
                 results.append(
                     ItemResult.error(
                         external_id, {"shipment": [_("The shipment belongs to another seller.")]}
                     )
                 )
                 continue
-            compensation = MarketplaceCompensation(
-                marketplace=marketplace,
-                external_id=external_id,
-                shipment=shipment,
-                source=source,
-                **values,
-            )
-            new[external_id] = compensation
-            results.append(ItemResult(external_id, CREATED, compensation))
-        insert_rows(MarketplaceCompensation, list(new.values()))
+            new[external_id] = {**values, "shipment": shipment and shipment["pk"]}
+            results.append(ItemResult(external_id, CREATED, new[external_id]))
+        keys = insert_values(
+            MarketplaceCompensation,
+            [
+                {
+                    "marketplace_id": marketplace.pk,
+                    "external_id": external_id,
+                    "seller_id": row["seller"],
+                    "shipment_external_id": row["shipment_external_id"],
+                    "shipment_id": row["shipment"],
+                    "reason": row["reason"],
+                    "amount": row["amount"],
+                    "paid_on": row["paid_on"],
+                    "source": source,
+                }
+                for external_id, row in new.items()
+            ],
+        )
+        for row, key in zip(new.values(), keys, strict=True):
+            row["pk"] = key
         return results
 
-    return with_retry_on_race(write)
+    results = with_retry_on_race(write)
+    records = (
+        MarketplaceCompensation.objects.select_related("seller", "claim").in_bulk(
+            {r.obj["pk"] for r in results if r.obj is not None}
+        )
+        if with_records
+        else {}
+    )
+    for result in results:
+        if result.obj is not None:
+            result.obj = records.get(result.obj["pk"])
+    return results
 
 
 @transaction.atomic

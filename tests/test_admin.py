@@ -1,9 +1,10 @@
 """The admin serves the demo data to staff, and only to staff."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from claims.models import Claim
+from claims.models import Claim, MarketplaceCompensation
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,57 @@ def test_a_version_held_by_a_policy_is_read_only_for_the_underwriter(client, dem
     version.refresh_from_db()
     assert response.status_code == 403
     assert version.aggregate_limit != 1
+
+
+def _compensation_csv(shipment, *, encoding: str = "utf-8-sig") -> bytes:
+    seller = shipment.seller.external_id
+    return (
+        "номер;продавец;отправление;причина;сумма;дата выплаты\n"
+        f"c-1;{seller};{shipment.external_id};утрата;1 234,50;20.11.2026\n"
+        f"c-2;{seller};{shipment.external_id};loss;много;20.11.2026\n"
+    ).encode(encoding)
+
+
+def _upload(client, shipment, content: bytes):
+    """Upload `content` as the compensation CSV; return the page shown after."""
+    response = client.post(
+        reverse("admin:claims_marketplacecompensation_upload"),
+        {
+            "marketplace": shipment.marketplace.pk,
+            "file": SimpleUploadedFile("export.csv", content, content_type="text/csv"),
+        },
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200
+    return response
+
+
+def test_a_compensation_csv_uploaded_twice_is_imported_once_with_its_bad_lines_named(client):
+    shipment = factories.ShipmentFactory()
+    client.force_login(factories.UserFactory(is_staff=True, is_superuser=True))
+
+    first = _upload(client, shipment, _compensation_csv(shipment))
+    again = _upload(client, shipment, _compensation_csv(shipment))
+
+    record = MarketplaceCompensation.objects.get()
+    assert (record.external_id, record.reason, str(record.amount)) == ("c-1", "loss", "1234.50")
+    assert record.shipment == shipment
+    assert [str(m) for m in first.context["messages"]] == [
+        "2 rows: 1 new, 0 already known, 1 rejected.",
+        "Line 3: amount is not valid: 'много'",
+    ]
+    assert [str(m) for m in again.context["messages"]] == [
+        "2 rows: 0 new, 1 already known, 1 rejected.",
+        "Line 3: amount is not valid: 'много'",
+    ]
+
+
+def test_an_upload_that_is_not_utf8_is_refused_on_the_form_and_stores_nothing(client):
+    shipment = factories.ShipmentFactory()
+    client.force_login(factories.UserFactory(is_staff=True, is_superuser=True))
+
+    response = _upload(client, shipment, _compensation_csv(shipment, encoding="cp1251"))
+
+    assert "UTF-8" in str(response.context["form"].errors["file"])
+    assert not MarketplaceCompensation.objects.exists()

@@ -268,6 +268,50 @@ def test_compensations_replay_and_conflict(api, insured):
     assert MarketplaceCompensation.objects.count() == 1
 
 
+def test_a_compensation_bulk_answers_a_repeat_within_the_batch_as_the_first(api, insured):
+    body = {
+        "external_id": "C-1",
+        "seller": insured.seller.external_id,
+        "shipment": insured.external_id,
+        "reason": "damage",
+        "amount": "4000.00",
+        "paid_on": "2026-11-20",
+    }
+    items = [body, body, {**body, "reason": "loss"}, {**body, "external_id": "C-2"}]
+
+    results = api.post("/api/v1/compensations/bulk/", {"items": items}, format="json").json()[
+        "results"
+    ]
+
+    assert [r["status"] for r in results] == ["created", "created", "error", "created"]
+    assert results[0]["id"] == results[1]["id"] != results[3]["id"]
+    assert (results[2]["code"], list(results[2]["errors"])) == ("conflict", ["reason"])
+    stored = MarketplaceCompensation.objects.get(external_id="C-1")
+    assert (stored.shipment, stored.amount, stored.source) == (insured, D("4000.00"), "api")
+
+
+def test_a_recorded_compensation_answers_with_the_stored_record(api, insured):
+    body = {
+        "external_id": "C-9",
+        "seller": insured.seller.external_id,
+        "shipment": insured.external_id,
+        "reason": "loss",
+        "amount": "12.50",
+        "paid_on": "2026-11-20",
+    }
+
+    answer = api.post("/api/v1/compensations/", body, format="json")
+
+    assert answer.status_code == 201
+    stored = MarketplaceCompensation.objects.get()
+    assert answer.json() == {
+        **body,
+        "id": stored.pk,
+        "claim": None,
+        "matched_at": None,
+    }
+
+
 def test_a_replayed_bulk_reads_no_row_per_item(api, insured, django_assert_max_num_queries):
     events = [event(insured, f"ev-{n}", kind="delivered", amount=None) for n in range(40)]
     compensations = [

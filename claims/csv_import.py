@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
-from django.db import reset_queries, transaction
+from django.db import connection, reset_queries, transaction
 from django.utils.translation import gettext as _
 
 from claims.choices import CompensationReason, CompensationSource
+from claims.models import MarketplaceCompensation
 from claims.services import compensations_record_bulk
 from policies.errors import DomainError
 from policies.ingest import CREATED, ERROR
@@ -27,6 +28,10 @@ from policies.models import Marketplace
 
 CHUNK = 5000
 MAX_ERRORS_KEPT = 1000
+# The lookups of stored records are planned by the table's statistics: an import that
+# grows the table renews them itself (autovacuum may lag by minutes, or be off), after
+# this many new rows and then each time its new rows have doubled.
+ANALYZE_FROM = 50_000
 
 HEADERS = {
     "external_id": ("external_id", "id", "compensation_id", "номер", "id компенсации", "rrd_id"),
@@ -171,6 +176,7 @@ def compensations_import_csv(
         _first_line, header = next(rows)
         columns = _columns(header)
         batch: list[tuple[int, dict]] = []
+        analyze_at = ANALYZE_FROM
         for line, cells in rows:
             if not "".join(cells).strip():
                 continue
@@ -183,6 +189,9 @@ def compensations_import_csv(
             if len(batch) >= CHUNK:
                 _store(marketplace, batch, report)
                 batch = []
+                if report.created >= analyze_at:
+                    _analyze()
+                    analyze_at = 2 * report.created
                 if progress:
                     progress(report.rows)
         _store(marketplace, batch, report)
@@ -200,6 +209,13 @@ def compensations_import_csv(
         progress(report.rows)
     report.errors.sort()
     return report
+
+
+def _analyze() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            table = MarketplaceCompensation._meta.db_table
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def _store(marketplace: Marketplace, batch: list[tuple[int, dict]], report: ImportReport) -> None:

@@ -37,6 +37,7 @@ from policies.choices import COVER_BY_PERIL, PERIL_BY_EVENT_KIND, ActorKind, Shi
 from policies.errors import DomainError
 from policies.ingest import (
     CREATED,
+    ERROR,
     UNCHANGED,
     ItemResult,
     by_external_id,
@@ -413,7 +414,7 @@ def compensations_record_bulk(
             MarketplaceCompensation.objects,
             marketplace=marketplace,
             ids=(i["external_id"] for i in items),
-            fields=("pk", *COMPENSATION_VALUES),
+            fields=COMPENSATION_VALUES,
         )
         results, new = [], {}
         for item in items:
@@ -434,8 +435,8 @@ def compensations_record_bulk(
                 if differing := differing_values(stored, values):
                     results.append(conflict(external_id, differing))
                 else:
-                    status = UNCHANGED if "pk" in stored else CREATED
-                    results.append(ItemResult(external_id, status, stored))
+                    status = UNCHANGED if external_id in existing else CREATED
+                    results.append(ItemResult(external_id, status))
                 continue
             shipment = shipments.get(item["shipment"])
             if shipment is not None and shipment["seller"] != seller.pk:
@@ -446,8 +447,8 @@ def compensations_record_bulk(
                 )
                 continue
             new[external_id] = {**values, "shipment": shipment and shipment["pk"]}
-            results.append(ItemResult(external_id, CREATED, new[external_id]))
-        keys = insert_values(
+            results.append(ItemResult(external_id, CREATED))
+        insert_values(
             MarketplaceCompensation,
             [
                 {
@@ -464,21 +465,18 @@ def compensations_record_bulk(
                 for external_id, row in new.items()
             ],
         )
-        for row, key in zip(new.values(), keys, strict=True):
-            row["pk"] = key
         return results
 
     results = with_retry_on_race(write)
-    records = (
-        MarketplaceCompensation.objects.select_related("seller", "claim").in_bulk(
-            {r.obj["pk"] for r in results if r.obj is not None}
+    if with_records:
+        records = by_external_id(
+            MarketplaceCompensation.objects.select_related("seller", "claim"),
+            marketplace=marketplace,
+            ids=(r.external_id for r in results if r.status != ERROR),
         )
-        if with_records
-        else {}
-    )
-    for result in results:
-        if result.obj is not None:
-            result.obj = records.get(result.obj["pk"])
+        for result in results:
+            if result.status != ERROR:
+                result.obj = records[result.external_id]
     return results
 
 

@@ -224,17 +224,18 @@ def insert_rows(model, rows: list[Model]) -> None:
             row._state.adding, row._state.db = False, connection.alias
 
 
-def insert_values(model, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows given as {attname: value}, all with the same names, at once; return their
-    primary keys, in order. A field left out takes its default; an auto_now one, the time.
+def insert_values(model, rows: list[dict[str, Any]]) -> None:
+    """Insert rows given as {attname: value}, all with the same names, at once. A field
+    left out takes its default; an auto_now one, the time.
 
-    A concurrent insert of the same ids surfaces as IntegrityError. On
-    PostgreSQL the rows go by COPY, which psycopg formats in C, under keys
-    drawn from the table's sequence first: for the million rows of an import,
-    a model object or an array element per value costs more than the insert.
+    For batches too large for a model object per row; the rows' keys are not
+    read back. A concurrent insert of the same ids surfaces as IntegrityError.
+    On PostgreSQL the rows go by COPY, which psycopg formats in C: for the
+    million rows of an import, an INSERT's parameters (an array element or a
+    placeholder per value) cost more to prepare than the insert itself.
     """
     if not rows:
-        return []
+        return
     names = list(rows[0])
     now = timezone.now()
     rest = {
@@ -245,29 +246,21 @@ def insert_values(model, rows: list[dict[str, Any]]) -> list[int]:
         if not f.primary_key and f.attname not in names
     }
     if connection.vendor != "postgresql":
-        objs = [model(**row, **rest) for row in rows]
         with transaction.atomic():
-            model.objects.bulk_create(objs)
-        return [obj.pk for obj in objs]
+            model.objects.bulk_create([model(**row, **rest) for row in rows])
+        return
     meta, quote = model._meta, connection.ops.quote_name
-    columns = ", ".join(
-        quote(meta.get_field(name).column) for name in [meta.pk.attname, *names, *rest]
-    )
-    fill = tuple(rest.values())
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(rows)],
-        )
-        keys = [key for (key,) in cursor.fetchall()]
-        # COPY is the driver's own call: Django's wrapper does not translate its errors.
-        with (
-            connection.wrap_database_errors,
-            cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
-        ):
-            for key, row in zip(keys, rows, strict=True):
-                copy.write_row((key, *[row[name] for name in names], *fill))
-    return keys
+    columns = ", ".join(quote(meta.get_field(name).column) for name in [*names, *rest])
+    fill = list(rest.values())
+    # COPY is the driver's own call: Django's wrapper does not translate its errors.
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([*map(row.__getitem__, names), *fill])
 
 
 def with_retry_on_race(write):

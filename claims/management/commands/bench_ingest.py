@@ -24,9 +24,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
+from claims.management.bench import seconds_rolled_back
 from claims.models import Claim
 from policies.actors import Actor
 from policies.ingest import sellers_upsert_bulk, shipments_record_bulk
@@ -313,20 +314,15 @@ class Command(BaseCommand):
             ),
         )
         table = ShipmentEvent._meta.db_table
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                started = time.perf_counter()
-                with cursor.copy(
-                    f"COPY {table} (marketplace_id, external_id, shipment_id, kind, occurred_at,"
-                    " amount, created_at) FROM STDIN"
-                ) as copy:
-                    copy.write(rows)
-                # The foreign keys are checked at the commit: check them inside the timing.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                elapsed = time.perf_counter() - started
-                raise _RolledBack
-        except _RolledBack:
-            return elapsed
+
+        def copy_in(cursor) -> None:
+            with cursor.copy(
+                f"COPY {table} (marketplace_id, external_id, shipment_id, kind, occurred_at,"
+                " amount, created_at) FROM STDIN"
+            ) as copy:
+                copy.write(rows)
+
+        return seconds_rolled_back(copy_in)
 
     def _copy_floor(self, bodies: list[bytes]) -> float:
         """Return the seconds a bare COPY of the same event rows into a scratch table takes."""
@@ -356,7 +352,3 @@ class Command(BaseCommand):
             elapsed = time.perf_counter() - started
             cursor.execute("DROP TABLE bench_copy_floor")
         return elapsed
-
-
-class _RolledBack(Exception):
-    pass

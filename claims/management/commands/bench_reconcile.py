@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from claims.management.bench import bench_marketplace
+from claims.management.bench import bench_marketplace, seconds_rolled_back
 from claims.management.celery import tasks_queued
 from claims.models import Payout
 from claims.reconciliation import T, reconciliation_start
@@ -175,22 +175,13 @@ class Command(BaseCommand):
 
     def _floor(self, marketplace: Marketplace) -> float:
         """Time one hand-written matching UPDATE over the same rows, then roll it back."""
-        started = time.perf_counter()
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {T['comp']} AS c SET claim_id = cl.id"
-                    f" FROM {T['ship']} AS s, {T['claim']} AS cl"
-                    " WHERE c.marketplace_id = %s AND c.claim_id IS NULL"
-                    " AND s.marketplace_id = c.marketplace_id"
-                    " AND s.external_id = c.shipment_external_id AND cl.shipment_id = s.id",
-                    [marketplace.pk],
-                )
-                elapsed = time.perf_counter() - started
-                raise _Rollback
-        except _Rollback:
-            return elapsed
-
-
-class _Rollback(Exception):
-    pass
+        return seconds_rolled_back(
+            lambda cursor: cursor.execute(
+                f"UPDATE {T['comp']} AS c SET claim_id = cl.id"
+                f" FROM {T['ship']} AS s, {T['claim']} AS cl"
+                " WHERE c.marketplace_id = %s AND c.claim_id IS NULL"
+                " AND s.marketplace_id = c.marketplace_id"
+                " AND s.external_id = c.shipment_external_id AND cl.shipment_id = s.id",
+                [marketplace.pk],
+            )
+        )

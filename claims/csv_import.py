@@ -12,11 +12,13 @@ import datetime as dt
 import io
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
 from django.db import connection, reset_queries, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from claims.choices import CompensationReason, CompensationSource
@@ -163,6 +165,40 @@ def _parse(line: int, cells: list[str], columns: dict[str, int]) -> tuple[dict, 
     return item, problems
 
 
+@dataclass
+class _Chunk:
+    rows: int = 0
+    good: list[tuple[int, dict]] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _read_chunk(
+    rows: Iterator[tuple[int, list[str]]], columns: dict[str, int], language: str
+) -> _Chunk:
+    """Parse the next CHUNK rows that are not blank; none are left when it counts none.
+
+    Its messages are in `language`: the caller's is its own thread's.
+    """
+    chunk = _Chunk()
+    with translation.override(language):
+        _fill(chunk, rows, columns)
+    return chunk
+
+
+def _fill(chunk: _Chunk, rows: Iterator[tuple[int, list[str]]], columns: dict[str, int]) -> None:
+    for line, cells in rows:
+        if not "".join(cells).strip():
+            continue
+        chunk.rows += 1
+        item, problems = _parse(line, cells, columns)
+        if problems:
+            chunk.bad.append((line, "; ".join(problems)))
+        else:
+            chunk.good.append((line, item))
+        if chunk.rows >= CHUNK:
+            return
+
+
 def compensations_import_csv(
     *,
     marketplace: Marketplace,
@@ -172,39 +208,37 @@ def compensations_import_csv(
     """Import a compensation CSV in chunks of rows, each chunk in its own transaction."""
     report = ImportReport()
     rows = _rows(stream)
-    try:
-        _first_line, header = next(rows)
-        columns = _columns(header)
-        batch: list[tuple[int, dict]] = []
-        analyze_at = ANALYZE_FROM
-        for line, cells in rows:
-            if not "".join(cells).strip():
-                continue
-            report.rows += 1
-            item, problems = _parse(line, cells, columns)
-            if problems:
-                report.error(line, "; ".join(problems))
-            else:
-                batch.append((line, item))
-            if len(batch) >= CHUNK:
-                _store(marketplace, batch, report)
-                batch = []
+    # A thread parses the next chunk while the database writes this one: the driver lets
+    # go of the interpreter while it waits, and either alone took half the time.
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        try:
+            _first_line, header = next(rows)
+            columns = _columns(header)
+            analyze_at = ANALYZE_FROM
+            language = translation.get_language()
+            upcoming = reader.submit(_read_chunk, rows, columns, language)
+            while (chunk := upcoming.result()).rows:
+                upcoming = reader.submit(_read_chunk, rows, columns, language)
+                report.rows += chunk.rows
+                for line, message in chunk.bad:
+                    report.error(line, message)
+                _store(marketplace, chunk.good, report)
                 if report.created >= analyze_at:
                     _analyze()
                     analyze_at = 2 * report.created
                 if progress:
                     progress(report.rows)
-        _store(marketplace, batch, report)
-    except StopIteration:
-        raise DomainError("invalid_file", _("The file is empty.")) from None
-    except UnicodeDecodeError as exc:
-        raise DomainError(
-            "invalid_file",
-            _("The file is not UTF-8 text (byte %(position)s): save it as CSV UTF-8.")
-            % {"position": exc.start},
-        ) from exc
-    except csv.Error as exc:
-        raise DomainError("invalid_file", _("The file is not a readable CSV: %s") % exc) from exc
+        except StopIteration:
+            raise DomainError("invalid_file", _("The file is empty.")) from None
+        except UnicodeDecodeError as exc:
+            raise DomainError(
+                "invalid_file",
+                _("The file is not UTF-8 text (byte %(position)s): save it as CSV UTF-8.")
+                % {"position": exc.start},
+            ) from exc
+        except csv.Error as exc:
+            message = _("The file is not a readable CSV: %s") % exc
+            raise DomainError("invalid_file", message) from exc
     if progress:
         progress(report.rows)
     report.errors.sort()

@@ -249,15 +249,21 @@ def test_events_replay_and_conflict(api, insured):
     assert ShipmentEvent.objects.count() == 1
 
 
-def test_compensations_replay_and_conflict(api, insured):
-    body = {
-        "external_id": "C-1",
+def compensation(insured, external_id: str = "C-1", **fields) -> dict:
+    """The body of a marketplace payout for the insured shipment."""
+    return {
+        "external_id": external_id,
         "seller": insured.seller.external_id,
         "shipment": insured.external_id,
         "reason": "damage",
         "amount": "4000.00",
         "paid_on": "2026-11-20",
+        **fields,
     }
+
+
+def test_compensations_replay_and_conflict(api, insured):
+    body = compensation(insured)
 
     first = api.post("/api/v1/compensations/", body, format="json")
     replay = api.post("/api/v1/compensations/", body, format="json")
@@ -269,14 +275,7 @@ def test_compensations_replay_and_conflict(api, insured):
 
 
 def test_a_compensation_bulk_answers_a_repeat_within_the_batch_as_the_first(api, insured):
-    body = {
-        "external_id": "C-1",
-        "seller": insured.seller.external_id,
-        "shipment": insured.external_id,
-        "reason": "damage",
-        "amount": "4000.00",
-        "paid_on": "2026-11-20",
-    }
+    body = compensation(insured)
     items = [body, body, {**body, "reason": "loss"}, {**body, "external_id": "C-2"}]
 
     results = api.post("/api/v1/compensations/bulk/", {"items": items}, format="json").json()[
@@ -291,14 +290,7 @@ def test_a_compensation_bulk_answers_a_repeat_within_the_batch_as_the_first(api,
 
 
 def test_a_recorded_compensation_answers_with_the_stored_record(api, insured):
-    body = {
-        "external_id": "C-9",
-        "seller": insured.seller.external_id,
-        "shipment": insured.external_id,
-        "reason": "loss",
-        "amount": "12.50",
-        "paid_on": "2026-11-20",
-    }
+    body = compensation(insured, "C-9", reason="loss", amount="12.50")
 
     answer = api.post("/api/v1/compensations/", body, format="json")
 
@@ -314,17 +306,7 @@ def test_a_recorded_compensation_answers_with_the_stored_record(api, insured):
 
 def test_a_replayed_bulk_reads_no_row_per_item(api, insured, django_assert_max_num_queries):
     events = [event(insured, f"ev-{n}", kind="delivered", amount=None) for n in range(40)]
-    compensations = [
-        {
-            "external_id": f"C-{n}",
-            "seller": insured.seller.external_id,
-            "shipment": insured.external_id,
-            "reason": "damage",
-            "amount": "10.00",
-            "paid_on": "2026-11-20",
-        }
-        for n in range(40)
-    ]
+    compensations = [compensation(insured, f"C-{n}", amount="10.00") for n in range(40)]
     for path, items in (("shipment-events", events), ("compensations", compensations)):
         api.post(f"/api/v1/{path}/bulk/", {"items": items}, format="json")
 

@@ -177,26 +177,22 @@ def _read_chunk(
 ) -> _Chunk:
     """Parse the next CHUNK rows that are not blank; none are left when it counts none.
 
-    Its messages are in `language`: the caller's is its own thread's.
+    Messages are in `language`: Django's active language belongs to the thread that set it.
     """
     chunk = _Chunk()
     with translation.override(language):
-        _fill(chunk, rows, columns)
+        for line, cells in rows:
+            if not "".join(cells).strip():
+                continue
+            chunk.rows += 1
+            item, problems = _parse(line, cells, columns)
+            if problems:
+                chunk.bad.append((line, "; ".join(problems)))
+            else:
+                chunk.good.append((line, item))
+            if chunk.rows >= CHUNK:
+                break
     return chunk
-
-
-def _fill(chunk: _Chunk, rows: Iterator[tuple[int, list[str]]], columns: dict[str, int]) -> None:
-    for line, cells in rows:
-        if not "".join(cells).strip():
-            continue
-        chunk.rows += 1
-        item, problems = _parse(line, cells, columns)
-        if problems:
-            chunk.bad.append((line, "; ".join(problems)))
-        else:
-            chunk.good.append((line, item))
-        if chunk.rows >= CHUNK:
-            return
 
 
 def compensations_import_csv(
@@ -208,8 +204,8 @@ def compensations_import_csv(
     """Import a compensation CSV in chunks of rows, each chunk in its own transaction."""
     report = ImportReport()
     rows = _rows(stream)
-    # A thread parses the next chunk while the database writes this one: the driver lets
-    # go of the interpreter while it waits, and either alone took half the time.
+    # A thread parses the next chunk while the database writes this one (the driver lets go
+    # of the interpreter while it waits): in turns, each waited for the other.
     with ThreadPoolExecutor(max_workers=1) as reader:
         try:
             _first_line, header = next(rows)

@@ -4,6 +4,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from policies.ingest import sellers_upsert_bulk
@@ -49,3 +50,9 @@ def seconds_rolled_back(work: Callable) -> float:
             raise _RolledBack(time.perf_counter() - started)
     except _RolledBack as done:
         return done.args[0]
+
+
+def require_postgresql(command: str) -> None:
+    """Refuse to measure anything but PostgreSQL, which the benchmarks' targets name."""
+    if connection.vendor != "postgresql":
+        raise CommandError(f"{command} measures PostgreSQL: set DATABASE_URL=postgres://…")

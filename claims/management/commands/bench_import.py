@@ -14,12 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
 from claims.csv_import import compensations_import_csv
-from claims.management.bench import bench_marketplace, seconds_rolled_back
+from claims.management.bench import bench_marketplace, require_postgresql, seconds_rolled_back
 from claims.reconciliation import T
 from policies.models import Marketplace
 
@@ -41,8 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=1_000_000)
 
     def handle(self, *args, rows, **options):
-        if connection.vendor != "postgresql":
-            raise CommandError("bench_import measures PostgreSQL: set DATABASE_URL=postgres://…")
+        require_postgresql("bench_import")
         started = time.perf_counter()
         marketplace = self._prepare(rows)
         with tempfile.TemporaryDirectory() as folder:

@@ -27,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from claims.management.bench import seconds_rolled_back
+from claims.management.bench import require_postgresql, seconds_rolled_back
 from claims.models import Claim
 from policies.actors import Actor
 from policies.ingest import sellers_upsert_bulk, shipments_record_bulk
@@ -85,8 +85,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, events, batch, clients, workers, claim_share, **options):
-        if connection.vendor != "postgresql":
-            raise CommandError("bench_ingest measures PostgreSQL: set DATABASE_URL=postgres://…")
+        require_postgresql("bench_ingest")
         marketplace, key, shipment_ids = self._prepare(events)
         bodies = self._bodies(shipment_ids, events, batch, claim_share)
         port = free_port()

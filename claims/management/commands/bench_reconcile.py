@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from claims.management.bench import bench_marketplace, seconds_rolled_back
+from claims.management.bench import bench_marketplace, require_postgresql, seconds_rolled_back
 from claims.management.celery import tasks_queued
 from claims.models import Payout
 from claims.reconciliation import T, reconciliation_start
@@ -43,8 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=1_000_000)
 
     def handle(self, *args, rows, **options):
-        if connection.vendor != "postgresql":
-            raise CommandError("bench_reconcile measures PostgreSQL: set DATABASE_URL=postgres://…")
+        require_postgresql("bench_reconcile")
         # Follow-ups (certificates, payments) are queued to the broker and purged, not run here.
         with tasks_queued(broker_url=BROKER):
             self._measure(rows)

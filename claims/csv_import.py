@@ -22,8 +22,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from claims.choices import CompensationReason, CompensationSource
+from claims.compensation import compensations_record_bulk
 from claims.models import MarketplaceCompensation
-from claims.services import compensations_record_bulk
 from policies.errors import DomainError
 from policies.ingest import CREATED, ERROR
 from policies.models import Marketplace

@@ -21,6 +21,10 @@ class ClaimErrorCode(StrEnum):
     SELLER_MISMATCH = "seller_mismatch"
 
 
+class PermissionDeniedError(DomainError):
+    status = 403
+
+
 class ClaimNotEligible(DomainError):
     """A hard eligibility rule stops the claim; `reason` is its EligibilityCode."""
 

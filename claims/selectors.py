@@ -30,32 +30,13 @@ from claims.models import (
     Recovery,
 )
 from policies.calculation import ZERO, money
-from policies.models import Marketplace, Policy
+from policies.models import Marketplace
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
 def _sum(queryset: QuerySet, field: str = "amount") -> Decimal:
     return money(queryset.aggregate(total=Coalesce(Sum(field), Value(ZERO)))["total"])
-
-
-def claim_get_for_update(*, claim_id: int) -> Claim:
-    """Return the claim locked for this transaction, with what its rules read."""
-    return (
-        Claim.objects.select_for_update(of=("self",))
-        .select_related("policy__product_version", "shipment", "seller", "marketplace")
-        .get(pk=claim_id)
-    )
-
-
-def policy_lock(*, policy_id: int) -> Policy:
-    """Lock the policy row: every change to money on a policy's claims takes it first.
-
-    Locks are always taken policy first, then claim, so that two writers on
-    one policy queue up instead of deadlocking, and the limits they read
-    cannot move under them.
-    """
-    return Policy.objects.select_for_update().get(pk=policy_id)
 
 
 @dataclass(frozen=True)

@@ -63,21 +63,21 @@ def claims_pay_task(*, claim_ids: list[int]) -> int:
 
 @shared_task(acks_late=True)
 def claims_release_waiting_task() -> int:
-    from claims.services import claims_release_waiting
+    from claims.jobs import claims_release_waiting
 
     return claims_release_waiting(today=timezone.localdate())
 
 
 @shared_task(acks_late=True)
 def claims_flag_sla_breaches_task() -> int:
-    from claims.services import claims_flag_sla_breaches
+    from claims.jobs import claims_flag_sla_breaches
 
     return claims_flag_sla_breaches(today=timezone.localdate())
 
 
 @shared_task(acks_late=True)
 def claims_close_due_task() -> int:
-    from claims.services import claims_close_due
+    from claims.jobs import claims_close_due
 
     return claims_close_due(today=timezone.localdate())
 
@@ -90,7 +90,7 @@ def webhook_deliver_task(self, *, delivery_id: int) -> str:
     beat schedule picks up what is still due either way.
     """
     from claims.models import WebhookStatus
-    from claims.webhooks import webhook_attempt
+    from claims.outputs.webhooks import webhook_attempt
 
     delivery = webhook_attempt(delivery_id=delivery_id)
     if delivery.status == WebhookStatus.PENDING and not self.request.is_eager:
@@ -101,7 +101,7 @@ def webhook_deliver_task(self, *, delivery_id: int) -> str:
 
 @shared_task(acks_late=True)
 def webhooks_retry_due_task() -> int:
-    from claims.webhooks import webhook_attempt, webhooks_due
+    from claims.outputs.webhooks import webhook_attempt, webhooks_due
 
     attempted = 0
     while due := webhooks_due(now=timezone.now()):
@@ -114,7 +114,7 @@ def webhooks_retry_due_task() -> int:
 @shared_task(acks_late=True)
 def reconciliation_run_task(*, run_id: int) -> str:
     """Run (or resume) a reconciliation; a redelivered task takes what is left of it."""
-    from claims.reconciliation import reconciliation_fail, reconciliation_run
+    from claims.reconciliation.run import reconciliation_fail, reconciliation_run
 
     try:
         return reconciliation_run(run_id=run_id, workers=settings.RECONCILIATION_WORKERS).state
@@ -125,7 +125,7 @@ def reconciliation_run_task(*, run_id: int) -> str:
 
 @shared_task(acks_late=True)
 def reconciliation_nightly_task() -> int:
-    from claims.reconciliation import reconciliation_run, reconciliation_start
+    from claims.reconciliation.run import reconciliation_run, reconciliation_start
 
     run = reconciliation_start(trigger="schedule")
     return reconciliation_run(run_id=run.pk, workers=settings.RECONCILIATION_WORKERS).pk
@@ -134,8 +134,8 @@ def reconciliation_nightly_task() -> int:
 @shared_task(acks_late=True)
 def bordereaux_monthly_task() -> list[int]:
     """Make last month's premium and claims bordereaux, CSV and PDF (run on the 1st)."""
-    from claims.bordereaux import ROWS
-    from claims.documents import bordereau_pdf_make
+    from claims.outputs.bordereaux import ROWS
+    from claims.outputs.documents import bordereau_pdf_make
 
     last_month = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
     return [bordereau_pdf_make(kind=kind, month=last_month).pk for kind in ROWS]
@@ -143,7 +143,7 @@ def bordereaux_monthly_task() -> list[int]:
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def claims_status_notify_task(*, changes: list[tuple[int, str]]) -> int:
-    from claims.notifications import claims_status_notify
+    from claims.outputs.notifications import claims_status_notify
 
     return claims_status_notify(changes=changes)
 
@@ -154,14 +154,14 @@ DOCUMENT_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retri
 
 @shared_task(acks_late=True, **DOCUMENT_RETRY)
 def policy_certificate_make_task(*, policy_id: int) -> int:
-    from claims.documents import policy_certificate_make
+    from policies.documents import policy_certificate_make
 
     return policy_certificate_make(policy_id=policy_id).pk
 
 
 @shared_task(acks_late=True, **DOCUMENT_RETRY)
 def claim_acknowledgement_make_task(*, claim_ids: list[int]) -> int:
-    from claims.documents import claim_acknowledgement_make
+    from claims.outputs.documents import claim_acknowledgement_make
 
     for claim_id in claim_ids:
         claim_acknowledgement_make(claim_id=claim_id)
@@ -170,20 +170,20 @@ def claim_acknowledgement_make_task(*, claim_ids: list[int]) -> int:
 
 @shared_task(acks_late=True, **DOCUMENT_RETRY)
 def settlement_act_make_task(*, claim_id: int) -> int:
-    from claims.documents import settlement_act_make
+    from claims.outputs.documents import settlement_act_make
 
     return settlement_act_make(claim_id=claim_id).pk
 
 
 @shared_task(acks_late=True, **DOCUMENT_RETRY)
 def rejection_letter_make_task(*, claim_id: int, transition_id: int) -> int:
-    from claims.documents import rejection_letter_make
+    from claims.outputs.documents import rejection_letter_make
 
     return rejection_letter_make(claim_id=claim_id, transition_id=transition_id).pk
 
 
 @shared_task(acks_late=True, **DOCUMENT_RETRY)
 def reconciliation_report_make_task(*, run_id: int) -> int:
-    from claims.documents import reconciliation_report_make
+    from claims.outputs.documents import reconciliation_report_make
 
     return reconciliation_report_make(run_id=run_id).pk

@@ -3,8 +3,8 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from claims.pages import SignInView
-from claims.views import document_download
+from claims.pages.files import document_download
+from claims.pages.views import SignInView
 
 admin.site.site_header = _("sellercover · claims desk")
 admin.site.site_title = _("sellercover claims desk")
@@ -13,7 +13,7 @@ admin.site.index_title = _("Claims desk")
 admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
-    path("", include("claims.urls")),
+    path("", include("claims.pages.urls")),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -35,6 +35,22 @@ class DomainError(Exception):
         return f"{self.code}: {self.message}"
 
 
+class ErrorCode(StrEnum):
+    """The codes every interface shares, whatever the rule behind them."""
+
+    VALIDATION_ERROR = "validation_error"
+    CONFLICT = "conflict"
+    PARSE_ERROR = "parse_error"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    THROTTLED = "throttled"
+    INVALID_FILE = "invalid_file"
+
+
 class ConflictError(DomainError):
     """The request clashes with what is already stored (a replay with other content)."""
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from claims.assessment import event_key
 from claims.choices import (
     ClaimSource,
     ClaimStatus,
@@ -30,7 +31,6 @@ from claims.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from claims.services import event_key
 from policies.choices import COVER_BY_PERIL, Cover, Peril, PolicyStatus, PremiumBasis
 from policies.models import (
     CoverTerms,

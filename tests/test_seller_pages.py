@@ -8,8 +8,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from claims import lifecycle
 from claims.choices import ClaimStatus, DocumentKind
+from claims.lifecycle import claim_pay, claim_request_info, claim_start_review
 from claims.models import Claim, Evidence
 from policies.actors import Actor
 from policies.choices import PolicyStatus
@@ -286,7 +286,7 @@ def test_answering_an_info_request_sends_the_claim_back_with_the_files(
     signed_in, seller_user, adjuster
 ):
     claim = claim_of(seller_user, status=ClaimStatus.UNDER_REVIEW, assignee=adjuster)
-    lifecycle.claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
+    claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
 
     signed_in.post(
         reverse("seller:claim_answer", args=[claim.number]),
@@ -320,7 +320,7 @@ def test_withdrawing_a_paid_claim_is_refused_with_a_message(signed_in, seller_us
 
 def test_own_evidence_downloads_with_its_type(signed_in, seller_user, adjuster):
     claim = claim_of(seller_user, status=ClaimStatus.UNDER_REVIEW, assignee=adjuster)
-    lifecycle.claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
+    claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
     signed_in.post(
         reverse("seller:claim_answer", args=[claim.number]),
         {"message": "Вот", "evidence": [upload("a.png", PNG)]},
@@ -342,7 +342,7 @@ def test_a_status_change_that_concerns_the_seller_is_emailed_in_their_language(
     claim = claim_of(seller_user, status=ClaimStatus.UNDER_REVIEW, assignee=adjuster)
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
+        claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
 
     [message] = [m for m in mail.outbox if claim.number in m.subject]
     assert message.to == [seller_user.email]
@@ -356,7 +356,7 @@ def test_moves_inside_the_insurers_queue_are_not_emailed(
     claim = claim_of(seller_user, status=ClaimStatus.SUBMITTED)
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.claim_start_review(claim_id=claim.pk, adjuster=adjuster)
+        claim_start_review(claim_id=claim.pk, adjuster=adjuster)
 
     assert not [m for m in mail.outbox if claim.number in m.subject]
 
@@ -419,7 +419,7 @@ def test_the_policy_page_offers_the_certificate_and_not_the_claims_documents(
     policy = Policy.objects.get(seller=seller_user.seller)
     claim = factories.ClaimFactory(shipment__policy=policy, status=ClaimStatus.APPROVED)
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+        claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
 
     page = signed_in.get(reverse("seller:policies")).content.decode()
 

@@ -14,9 +14,10 @@ from claims.api.serializers import (
     CompensationOutput,
 )
 from claims.choices import ClaimStatus, CompensationSource
+from claims.compensation import compensations_record_bulk
+from claims.filing import claims_file_bulk, shipment_events_ingest
 from claims.models import Claim
 from claims.selectors import claim_list_for_marketplace
-from claims.services import claims_file_bulk, compensations_record_bulk, shipment_events_ingest
 from policies.api.serializers import ShipmentEventInput, ShipmentEventOutput
 from policies.api.views import ErrorBody, IngestApi, IntegrationApi, ingest_schema
 

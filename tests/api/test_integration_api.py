@@ -13,11 +13,11 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from claims import lifecycle
 from claims.choices import ClaimStatus
+from claims.lifecycle import claim_reject, claim_release, claim_start_review, claim_triage
 from claims.models import Claim, MarketplaceCompensation, Payout, WebhookDelivery
+from claims.outputs.webhooks import backoff
 from claims.tasks import webhooks_retry_due_task
-from claims.webhooks import backoff
 from policies.api.throttling import ApiKeyRateThrottle
 from policies.models import MarketplaceApiKey, Policy, Seller, Shipment, ShipmentEvent
 from tests import factories
@@ -409,9 +409,9 @@ def test_a_filed_claim_reads_with_its_amounts_and_public_transitions(api, insure
     assert created.status_code == 201
     number = created.json()["number"]
     claim = Claim.objects.get(number=number)
-    lifecycle.claim_triage(claim_id=claim.pk)
-    lifecycle.claim_release(claim_id=claim.pk)
-    lifecycle.claim_reject(claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="Цел.")
+    claim_triage(claim_id=claim.pk)
+    claim_release(claim_id=claim.pk)
+    claim_reject(claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="Цел.")
     claim.transitions.filter(transition="reject").update(internal_note="SECRET")
 
     body = api.get(f"/api/v1/claims/{number}/").json()
@@ -510,7 +510,7 @@ def test_a_transition_sends_a_signed_webhook(
     claim = hooked_claim(url)
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.claim_start_review(claim_id=claim.pk, adjuster=adjuster)
+        claim_start_review(claim_id=claim.pk, adjuster=adjuster)
 
     [(headers, body)] = handler.received
     payload = json.loads(body)
@@ -536,7 +536,7 @@ def test_a_failing_endpoint_is_retried_later_and_never_blocks_the_transition(
     claim = hooked_claim(url)
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.claim_start_review(claim_id=claim.pk, adjuster=adjuster)
+        claim_start_review(claim_id=claim.pk, adjuster=adjuster)
 
     assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.UNDER_REVIEW
     delivery = WebhookDelivery.objects.get()
@@ -558,7 +558,7 @@ def test_an_unreachable_endpoint_never_raises_into_the_transition(
     claim = hooked_claim("http://127.0.0.1:9/hook")
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.claim_start_review(claim_id=claim.pk, adjuster=adjuster)
+        claim_start_review(claim_id=claim.pk, adjuster=adjuster)
 
     attempt = WebhookDelivery.objects.get().log.get()
     assert attempt.status_code is None

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from claims import lifecycle
 from claims.choices import ClaimStatus
+from claims.lifecycle import claim_release, claim_request_info
 from claims.models import Claim
 from policies.models import Policy
 from tests import factories
@@ -89,10 +89,8 @@ def test_a_seller_enrols_files_a_claim_answers_and_downloads(page, language, tmp
     # Cargo waits for the marketplace's compensation first; then the adjuster asks and the
     # seller answers with another file.
     assert claim.status == ClaimStatus.AWAITING_COMPENSATION
-    lifecycle.claim_release(claim_id=claim.pk)
-    lifecycle.claim_request_info(
-        claim_id=claim.pk, adjuster=adjuster, message="Пришлите фото упаковки"
-    )
+    claim_release(claim_id=claim.pk)
+    claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Пришлите фото упаковки")
     page.goto(f"/claims/{claim.number}/")
     expect(page.locator("blockquote")).to_contain_text("Пришлите фото упаковки")
     page.fill("textarea[name=message]", "Фото упаковки во вложении")

@@ -8,8 +8,22 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
-from claims import lifecycle, services
 from claims.choices import ClaimStatus
+from claims.compensation import compensation_match
+from claims.filing import claim_file, claim_submit
+from claims.jobs import claims_close_due, claims_release_waiting
+from claims.lifecycle import (
+    claim_approve,
+    claim_assess,
+    claim_pay,
+    claim_provide_info,
+    claim_reject,
+    claim_reopen,
+    claim_request_info,
+    claim_start_review,
+    claim_triage,
+    claim_withdraw,
+)
 from claims.models import Claim, ClaimTransition, Payout
 from policies.actors import Actor
 from policies.errors import DomainError
@@ -43,7 +57,7 @@ def shipment(seller_user):
 
 
 def file_claim(user, shipment, *, peril="damage", amount="12000.00", submit=True, days_ago=5):
-    return services.claim_file(
+    return claim_file(
         actor=Actor.for_user(user),
         seller=user.seller,
         shipment=shipment,
@@ -65,7 +79,7 @@ def under_review(**kwargs) -> Claim:
 def test_submit_by_the_sellers_user_moves_draft_to_submitted_and_logs_it(seller_user, shipment):
     claim = file_claim(seller_user, shipment, submit=False)
 
-    claim = lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.for_user(seller_user))
+    claim = claim_submit(claim_id=claim.pk, actor=Actor.for_user(seller_user))
 
     assert claim.status == ClaimStatus.SUBMITTED
     log = last_log(claim)
@@ -81,7 +95,7 @@ def test_submit_by_another_sellers_user_is_refused(seller_user, shipment):
     stranger = factories.SellerUserFactory()
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.for_user(stranger))
+        claim_submit(claim_id=claim.pk, actor=Actor.for_user(stranger))
 
     assert code_of(excinfo) == "permission_denied"
     assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.DRAFT
@@ -106,7 +120,7 @@ def test_triage_approves_and_pays_a_clean_verified_return_claim(
     marketplace = Actor.for_marketplace(shipment.marketplace)
 
     with django_capture_on_commit_callbacks(execute=True):
-        claim = services.claim_file(
+        claim = claim_file(
             actor=marketplace,
             seller=shipment.seller,
             shipment=shipment,
@@ -149,7 +163,7 @@ def test_triage_above_the_auto_approve_threshold_goes_to_review():
         shipment=shipment, peril="return", claimed_amount=D("4000"), source="marketplace"
     )
 
-    claim = lifecycle.claim_triage(claim_id=claim.pk)
+    claim = claim_triage(claim_id=claim.pk)
 
     assert claim.status == ClaimStatus.UNDER_REVIEW
     assert claim.payable_amount == D("4000.00")
@@ -157,10 +171,10 @@ def test_triage_above_the_auto_approve_threshold_goes_to_review():
 
 def test_triage_twice_changes_nothing_the_second_time():
     claim = factories.ClaimFactory()
-    lifecycle.claim_triage(claim_id=claim.pk)
+    claim_triage(claim_id=claim.pk)
     logs = ClaimTransition.objects.count()
 
-    again = lifecycle.claim_triage(claim_id=claim.pk)
+    again = claim_triage(claim_id=claim.pk)
 
     assert again.status == ClaimStatus.AWAITING_COMPENSATION
     assert ClaimTransition.objects.count() == logs
@@ -176,7 +190,7 @@ def test_compensation_for_a_waiting_claim_releases_it_with_the_payable_reduced()
         shipment=claim.shipment, amount=D("4000.00"), reason="damage"
     )
 
-    services.compensation_match(compensation_id=compensation.pk)
+    compensation_match(compensation_id=compensation.pk)
 
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.APPROVED
@@ -195,7 +209,7 @@ def test_waiting_claims_are_released_when_the_wait_has_passed_and_not_before():
         event_date=timezone.localdate() - dt.timedelta(days=3),
     )
 
-    released = services.claims_release_waiting(today=timezone.localdate())
+    released = claims_release_waiting(today=timezone.localdate())
 
     assert released == 1
     assert Claim.objects.get(pk=old.pk).status in (ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED)
@@ -208,7 +222,7 @@ def test_waiting_claims_are_released_when_the_wait_has_passed_and_not_before():
 def test_start_review_assigns_the_adjuster(adjuster):
     claim = factories.ClaimFactory()
 
-    claim = lifecycle.claim_start_review(claim_id=claim.pk, adjuster=adjuster)
+    claim = claim_start_review(claim_id=claim.pk, adjuster=adjuster)
 
     assert claim.status == ClaimStatus.UNDER_REVIEW
     assert claim.assignee == adjuster
@@ -219,7 +233,7 @@ def test_start_review_by_staff_without_the_role_is_refused():
     clerk = factories.UserFactory(is_staff=True)
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_start_review(claim_id=claim.pk, adjuster=clerk)
+        claim_start_review(claim_id=claim.pk, adjuster=clerk)
 
     assert code_of(excinfo) == "permission_denied"
 
@@ -228,7 +242,7 @@ def test_request_info_needs_a_message(adjuster):
     claim = under_review()
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="  ")
+        claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="  ")
 
     assert code_of(excinfo) == "message_required"
     assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.UNDER_REVIEW
@@ -237,7 +251,7 @@ def test_request_info_needs_a_message(adjuster):
 def test_request_info_pauses_the_clock_and_writes_to_the_seller(adjuster):
     claim = under_review()
 
-    claim = lifecycle.claim_request_info(
+    claim = claim_request_info(
         claim_id=claim.pk, adjuster=adjuster, message="Пришлите фото упаковки."
     )
 
@@ -248,13 +262,13 @@ def test_request_info_pauses_the_clock_and_writes_to_the_seller(adjuster):
 
 def test_provide_info_resumes_review_and_counts_the_paused_working_days(adjuster):
     claim = under_review()
-    lifecycle.claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
+    claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
     Claim.objects.filter(pk=claim.pk).update(
         info_requested_at=timezone.now() - dt.timedelta(days=14)
     )
     user = factories.SellerUserFactory(seller=claim.seller)
 
-    claim = lifecycle.claim_provide_info(
+    claim = claim_provide_info(
         claim_id=claim.pk,
         user=user,
         message="Прилагаю",
@@ -269,23 +283,21 @@ def test_provide_info_resumes_review_and_counts_the_paused_working_days(adjuster
 
 def test_provide_info_by_another_seller_is_refused(adjuster):
     claim = under_review()
-    lifecycle.claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
+    claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_provide_info(
-            claim_id=claim.pk, user=factories.SellerUserFactory(), message="не мой"
-        )
+        claim_provide_info(claim_id=claim.pk, user=factories.SellerUserFactory(), message="не мой")
 
     assert code_of(excinfo) == "permission_denied"
 
 
 def test_provide_info_refuses_a_file_that_is_not_an_image_or_pdf(adjuster):
     claim = under_review()
-    lifecycle.claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
+    claim_request_info(claim_id=claim.pk, adjuster=adjuster, message="Фото?")
     user = factories.SellerUserFactory(seller=claim.seller)
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_provide_info(
+        claim_provide_info(
             claim_id=claim.pk,
             user=user,
             files=[SimpleUploadedFile("photo.png", b"MZ not an image", content_type="image/png")],
@@ -298,7 +310,7 @@ def test_provide_info_refuses_a_file_that_is_not_an_image_or_pdf(adjuster):
 def test_approve_within_the_authority_limit(adjuster):
     claim = under_review()
 
-    claim = lifecycle.claim_approve(claim_id=claim.pk, adjuster=adjuster)
+    claim = claim_approve(claim_id=claim.pk, adjuster=adjuster)
 
     assert claim.status == ClaimStatus.APPROVED
     assert claim.payable_amount == D("11500.00")
@@ -311,15 +323,15 @@ def test_approve_above_the_authority_limit_waits_for_a_senior(adjuster, senior):
     adjuster.save()
     claim = under_review()
 
-    claim = lifecycle.claim_approve(claim_id=claim.pk, adjuster=adjuster)
+    claim = claim_approve(claim_id=claim.pk, adjuster=adjuster)
 
     assert claim.status == ClaimStatus.UNDER_REVIEW
     assert claim.awaiting_signoff
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_approve(claim_id=claim.pk, adjuster=adjuster)
+        claim_approve(claim_id=claim.pk, adjuster=adjuster)
     assert code_of(excinfo) == "over_authority_limit"
 
-    claim = lifecycle.claim_approve(claim_id=claim.pk, adjuster=senior)
+    claim = claim_approve(claim_id=claim.pk, adjuster=senior)
 
     assert claim.status == ClaimStatus.APPROVED
     assert not claim.awaiting_signoff
@@ -330,7 +342,7 @@ def test_approve_from_a_state_that_does_not_allow_it_is_a_conflict(adjuster):
     claim = factories.ClaimFactory(status=ClaimStatus.PAID)
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_approve(claim_id=claim.pk, adjuster=adjuster)
+        claim_approve(claim_id=claim.pk, adjuster=adjuster)
 
     assert code_of(excinfo) == "transition_not_allowed"
     assert excinfo.value.status == 409
@@ -340,7 +352,7 @@ def test_assessed_loss_above_the_claimed_amount_is_refused(adjuster):
     claim = under_review()
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_assess(claim_id=claim.pk, adjuster=adjuster, assessed_amount=D("20000"))
+        claim_assess(claim_id=claim.pk, adjuster=adjuster, assessed_amount=D("20000"))
 
     assert code_of(excinfo) == "assessed_above_claimed"
 
@@ -351,9 +363,7 @@ def test_assessed_loss_above_the_claimed_amount_is_refused(adjuster):
 def test_reject_with_a_reason_from_each_allowed_state(adjuster, status):
     claim = factories.ClaimFactory(status=status)
 
-    claim = lifecycle.claim_reject(
-        claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="Товар цел."
-    )
+    claim = claim_reject(claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="Товар цел.")
 
     assert claim.status == ClaimStatus.REJECTED
     assert (claim.rejection_code, claim.rejection_reason) == ("no_loss", "Товар цел.")
@@ -363,7 +373,7 @@ def test_reject_without_a_reason_is_refused(adjuster):
     claim = under_review()
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_reject(claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="")
+        claim_reject(claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="")
 
     assert code_of(excinfo) == "reason_required"
 
@@ -372,7 +382,7 @@ def test_reject_an_approved_claim_is_not_possible(adjuster):
     claim = factories.ClaimFactory(status=ClaimStatus.APPROVED)
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_reject(claim_id=claim.pk, adjuster=adjuster, code="other", reason="x")
+        claim_reject(claim_id=claim.pk, adjuster=adjuster, code="other", reason="x")
 
     assert code_of(excinfo) == "transition_not_allowed"
 
@@ -383,7 +393,7 @@ def test_reject_an_approved_claim_is_not_possible(adjuster):
 def test_pay_makes_one_payout_of_the_payable(adjuster):
     claim = factories.ClaimFactory(status=ClaimStatus.APPROVED)
 
-    claim = lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster), reference="PP-1")
+    claim = claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster), reference="PP-1")
 
     assert claim.status == ClaimStatus.PAID
     payout = Payout.objects.get(claim=claim)
@@ -392,10 +402,10 @@ def test_pay_makes_one_payout_of_the_payable(adjuster):
 
 def test_pay_twice_is_refused(adjuster):
     claim = factories.ClaimFactory(status=ClaimStatus.APPROVED)
-    lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+    claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+        claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
 
     assert code_of(excinfo) == "transition_not_allowed"
     assert Payout.objects.filter(claim=claim).count() == 1
@@ -406,7 +416,7 @@ def test_pay_with_nothing_payable_is_refused(adjuster):
     factories.CompensationFactory(shipment=claim.shipment, claim=claim, amount=D("12000"))
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+        claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
 
     assert code_of(excinfo) == "nothing_payable"
     assert not Payout.objects.filter(claim=claim).exists()
@@ -415,10 +425,10 @@ def test_pay_with_nothing_payable_is_refused(adjuster):
 def test_late_compensation_after_payment_raises_a_recovery(adjuster):
     claim = factories.ClaimFactory(status=ClaimStatus.APPROVED)
     factories.CompensationFactory(shipment=claim.shipment, claim=claim, amount=D("4000"))
-    lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+    claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
     late = factories.CompensationFactory(shipment=claim.shipment, amount=D("6000"))
 
-    services.compensation_match(compensation_id=late.pk)
+    compensation_match(compensation_id=late.pk)
 
     claim.refresh_from_db()
     assert claim.payout.amount == D("7500.00")
@@ -436,7 +446,7 @@ def test_withdraw_by_the_seller(status):
     claim = factories.ClaimFactory(status=status)
     user = factories.SellerUserFactory(seller=claim.seller)
 
-    claim = lifecycle.claim_withdraw(claim_id=claim.pk, user=user)
+    claim = claim_withdraw(claim_id=claim.pk, user=user)
 
     assert claim.status == ClaimStatus.WITHDRAWN
 
@@ -446,7 +456,7 @@ def test_withdraw_under_review_is_not_possible():
     user = factories.SellerUserFactory(seller=claim.seller)
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_withdraw(claim_id=claim.pk, user=user)
+        claim_withdraw(claim_id=claim.pk, user=user)
 
     assert code_of(excinfo) == "transition_not_allowed"
 
@@ -455,10 +465,10 @@ def test_reopen_a_rejected_claim_needs_a_reason_and_restarts_the_clock(adjuster)
     claim = factories.ClaimFactory(status=ClaimStatus.REJECTED, rejection_code="no_loss")
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_reopen(claim_id=claim.pk, adjuster=adjuster, reason="")
+        claim_reopen(claim_id=claim.pk, adjuster=adjuster, reason="")
     assert code_of(excinfo) == "reason_required"
 
-    claim = lifecycle.claim_reopen(claim_id=claim.pk, adjuster=adjuster, reason="Апелляция")
+    claim = claim_reopen(claim_id=claim.pk, adjuster=adjuster, reason="Апелляция")
 
     assert claim.status == ClaimStatus.UNDER_REVIEW
     assert claim.rejection_code == ""
@@ -469,7 +479,7 @@ def test_a_closed_claim_that_was_paid_cannot_be_reopened(adjuster):
     payout = factories.PayoutFactory(claim__status=ClaimStatus.CLOSED)
 
     with pytest.raises(DomainError) as excinfo:
-        lifecycle.claim_reopen(claim_id=payout.claim_id, adjuster=adjuster, reason="ещё раз")
+        claim_reopen(claim_id=payout.claim_id, adjuster=adjuster, reason="ещё раз")
 
     assert code_of(excinfo) == "transition_not_allowed"
 
@@ -481,7 +491,7 @@ def test_close_due_closes_after_the_windows_and_not_before():
     fresh = factories.ClaimFactory(status=ClaimStatus.REJECTED, status_changed_at=timezone.now())
     open_claim = factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW, status_changed_at=long_ago)
 
-    closed = services.claims_close_due(today=timezone.localdate())
+    closed = claims_close_due(today=timezone.localdate())
 
     assert closed == 2
     statuses = dict(Claim.objects.values_list("pk", "status"))

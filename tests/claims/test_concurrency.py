@@ -7,9 +7,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from claims import lifecycle, services
 from claims.choices import ClaimStatus
 from claims.errors import ClaimNotEligible
+from claims.filing import claim_file
+from claims.lifecycle import claim_approve, claim_pay
 from claims.models import Claim, ClaimTransition, Payout
 from policies.actors import Actor
 from policies.errors import DomainError
@@ -51,8 +52,8 @@ def test_two_adjusters_approving_and_paying_at_once_pay_once(senior):
 
     def approve_and_pay(user):
         def job():
-            lifecycle.claim_approve(claim_id=claim.pk, adjuster=user)
-            lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(user))
+            claim_approve(claim_id=claim.pk, adjuster=user)
+            claim_pay(claim_id=claim.pk, actor=Actor.for_user(user))
 
         return job
 
@@ -77,7 +78,7 @@ def test_paying_two_claims_at_once_never_exceeds_the_aggregate_limit(senior):
 
     in_threads(
         *(
-            lambda claim=claim: lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(senior))
+            lambda claim=claim: claim_pay(claim_id=claim.pk, actor=Actor.for_user(senior))
             for claim in claims
         )
     )
@@ -92,7 +93,7 @@ def test_filing_the_same_item_and_peril_at_once_makes_one_claim():
 
     def file():
         try:
-            services.claim_file(
+            claim_file(
                 actor=Actor.system(),
                 seller=shipment.seller,
                 shipment=shipment,

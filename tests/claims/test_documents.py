@@ -14,14 +14,20 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from claims import documents, lifecycle, services
-from claims.bordereaux import bordereau_make
+from claims.assessment import APPEAL_WINDOW_DAYS, DECISION_WORKING_DAYS
 from claims.choices import ClaimStatus, DocumentKind
+from claims.compensation import compensation_match
+from claims.filing import claim_file
+from claims.lifecycle import claim_pay, claim_reject, claim_reopen
 from claims.models import Document
-from claims.reconciliation import reconciliation_run, reconciliation_start
+from claims.outputs.bordereaux import bordereau_make
+from claims.outputs.documents import bordereau_pdf_make, settlement_act_make
+from claims.reconciliation.run import reconciliation_run, reconciliation_start
 from claims.tasks import bordereaux_monthly_task
 from policies.actors import Actor
+from policies.calendar import add_working_days
 from policies.choices import Language
+from policies.documents import BASE_URL, ProjectStaticFetcher, document_store, render_pdf
 from policies.services import policy_enrol
 from tests import factories
 
@@ -74,7 +80,7 @@ def paid(adjuster, committed):
     claim = factories.ClaimFactory(status=ClaimStatus.APPROVED)
     factories.CompensationFactory(shipment=claim.shipment, claim=claim, amount=D("4000.00"))
     with committed():
-        return lifecycle.claim_pay(
+        return claim_pay(
             claim_id=claim.pk, actor=Actor.for_user(adjuster), reference="PP-2026-0001"
         )
 
@@ -143,7 +149,7 @@ def test_submitting_a_claim_issues_an_acknowledgement_with_what_happens_next(
     event_date = timezone.localdate() - dt.timedelta(days=3)
 
     with committed():
-        claim = services.claim_file(
+        claim = claim_file(
             actor=Actor.for_user(seller_user),
             seller=seller_user.seller,
             shipment=shipment,
@@ -155,7 +161,7 @@ def test_submitting_a_claim_issues_an_acknowledgement_with_what_happens_next(
         )
 
     text = pdf_text(the_document(DocumentKind.CLAIM_ACKNOWLEDGEMENT, claim=claim))
-    decide_by = lifecycle.add_working_days(timezone.localdate(), lifecycle.DECISION_WORKING_DAYS)
+    decide_by = add_working_days(timezone.localdate(), DECISION_WORKING_DAYS)
     for fact in (
         claim.number,
         shipment.external_id,
@@ -172,7 +178,7 @@ def test_a_draft_has_no_acknowledgement(seller_user, committed):
     shipment = factories.ShipmentFactory(policy__seller=seller_user.seller)
 
     with committed():
-        services.claim_file(
+        claim_file(
             actor=Actor.for_user(seller_user),
             seller=seller_user.seller,
             shipment=shipment,
@@ -215,7 +221,7 @@ def test_settlement_act_names_the_limit_that_bound(adjuster, committed):
     claim.shipment.save()
 
     with committed():
-        lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+        claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
 
     text = pdf_text(the_document(DocumentKind.SETTLEMENT_ACT, claim=claim))
     assert "Лимит на случай 50 000,00 ₽ применён" in text
@@ -226,10 +232,10 @@ def test_settlement_act_shows_the_calculation_as_paid_not_as_it_is_later(paid):
     claim = paid
     act = the_document(DocumentKind.SETTLEMENT_ACT, claim=claim)
     late = factories.CompensationFactory(shipment=claim.shipment, amount=D("6000.00"))
-    services.compensation_match(compensation_id=late.pk)
+    compensation_match(compensation_id=late.pk)
     act.delete()
 
-    again = documents.settlement_act_make(claim_id=claim.pk)
+    again = settlement_act_make(claim_id=claim.pk)
 
     assert "К выплате 7 500,00 ₽" in pdf_text(again)
 
@@ -241,7 +247,7 @@ def test_rejection_issues_a_letter_with_the_reason_and_how_to_appeal(adjuster, c
     claim = factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW, assignee=adjuster)
 
     with committed():
-        lifecycle.claim_reject(
+        claim_reject(
             claim_id=claim.pk,
             adjuster=adjuster,
             code="insufficient_evidence",
@@ -249,7 +255,7 @@ def test_rejection_issues_a_letter_with_the_reason_and_how_to_appeal(adjuster, c
         )
 
     text = pdf_text(the_document(DocumentKind.REJECTION_LETTER, claim=claim))
-    appeal_by = timezone.localdate() + dt.timedelta(days=services.APPEAL_WINDOW_DAYS)
+    appeal_by = timezone.localdate() + dt.timedelta(days=APPEAL_WINDOW_DAYS)
     for fact in (
         claim.number,
         "insufficient_evidence",
@@ -263,12 +269,10 @@ def test_rejection_issues_a_letter_with_the_reason_and_how_to_appeal(adjuster, c
 def test_each_rejection_of_a_reopened_claim_has_its_own_letter(adjuster, committed):
     claim = factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW, assignee=adjuster)
     with committed():
-        lifecycle.claim_reject(
-            claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="Первый."
-        )
-    lifecycle.claim_reopen(claim_id=claim.pk, adjuster=adjuster, reason="Новые фото.")
+        claim_reject(claim_id=claim.pk, adjuster=adjuster, code="no_loss", reason="Первый.")
+    claim_reopen(claim_id=claim.pk, adjuster=adjuster, reason="Новые фото.")
     with committed():
-        lifecycle.claim_reject(claim_id=claim.pk, adjuster=adjuster, code="other", reason="Второй.")
+        claim_reject(claim_id=claim.pk, adjuster=adjuster, code="other", reason="Второй.")
 
     letters = Document.objects.filter(kind=DocumentKind.REJECTION_LETTER, claim=claim)
 
@@ -305,7 +309,7 @@ def test_monthly_bordereaux_come_as_pdf_beside_the_csv(paid):
     month = timezone.localdate()
 
     made = bordereaux_monthly_task.apply(kwargs={}).get()
-    documents.bordereau_pdf_make(kind=DocumentKind.CLAIMS_BORDEREAU, month=month)
+    bordereau_pdf_make(kind=DocumentKind.CLAIMS_BORDEREAU, month=month)
 
     pdf = Document.objects.get(key=f"{DocumentKind.CLAIMS_BORDEREAU}:{month:%Y-%m}:pdf")
     csv = bordereau_make(kind=DocumentKind.CLAIMS_BORDEREAU, month=month)
@@ -333,7 +337,7 @@ def test_making_a_document_again_returns_the_stored_one(paid):
     claim = paid
     stored = the_document(DocumentKind.SETTLEMENT_ACT, claim=claim)
 
-    again = documents.settlement_act_make(claim_id=claim.pk)
+    again = settlement_act_make(claim_id=claim.pk)
 
     assert again.pk == stored.pk
     assert Document.objects.filter(kind=DocumentKind.SETTLEMENT_ACT).count() == 1
@@ -341,11 +345,11 @@ def test_making_a_document_again_returns_the_stored_one(paid):
 
 def test_a_document_stored_meanwhile_by_another_worker_wins_and_its_twin_file_goes(tmp_path):
     claim = factories.ClaimFactory()
-    first = documents.document_store(
+    first = document_store(
         kind=DocumentKind.CLAIM_ACKNOWLEDGEMENT, key="k", filename="a.pdf", content=b"one"
     )
 
-    second = documents.document_store(
+    second = document_store(
         kind=DocumentKind.CLAIM_ACKNOWLEDGEMENT,
         key="k",
         filename="a.pdf",
@@ -401,16 +405,14 @@ def test_a_template_pointing_outside_makes_no_request(outside_server, settings, 
     engine = settings.TEMPLATES[0]
     settings.TEMPLATES = [{**engine, "DIRS": [tmp_path, *engine["DIRS"]]}]
 
-    pdf = documents.render_pdf(template="documents/outside.html", context={}, language="ru")
+    pdf = render_pdf(template="documents/outside.html", context={}, language="ru")
 
     assert pdf.startswith(b"%PDF")
     assert CountingHandler.hits == []
 
 
 def test_the_fetcher_serves_the_projects_static_files():
-    response = documents.ProjectStaticFetcher().fetch(
-        documents.BASE_URL + "static/documents/document.css"
-    )
+    response = ProjectStaticFetcher().fetch(BASE_URL + "static/documents/document.css")
 
     assert b"@page" in response.read()
     assert response.content_type == "text/css"
@@ -418,7 +420,7 @@ def test_the_fetcher_serves_the_projects_static_files():
 
 def test_the_fetcher_refuses_files_outside_static():
     with pytest.raises(ValueError, match="outside the project"):
-        documents.ProjectStaticFetcher().fetch("file:///etc/passwd")
+        ProjectStaticFetcher().fetch("file:///etc/passwd")
 
 
 # Downloads: the owning seller's users and staff allowed to see documents; a 404 for the rest
@@ -467,7 +469,7 @@ def test_staff_without_the_permission_get_a_404(client, act):
 
 
 def test_a_report_with_no_seller_is_for_staff_only(client, adjuster):
-    report = documents.document_store(
+    report = document_store(
         kind=DocumentKind.RECONCILIATION_REPORT, key="r", filename="r.pdf", content=b"%PDF-1.7"
     )
     client.force_login(factories.SellerUserFactory())

@@ -6,10 +6,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from claims import lifecycle, services
 from claims.choices import ClaimFlag, ClaimStatus
 from claims.eligibility import judgement_flags
 from claims.errors import ClaimNotEligible
+from claims.filing import claim_file, claim_submit
+from claims.lifecycle import claim_triage
 from claims.models import Claim
 from policies.actors import Actor
 from policies.choices import PolicyStatus
@@ -23,7 +24,7 @@ TODAY = dt.date(2026, 11, 20)
 
 def file(shipment, *, seller=None, peril="damage", amount="1000.00", event_date=None):
     seller = seller or shipment.seller
-    return services.claim_file(
+    return claim_file(
         actor=Actor.system(),
         seller=seller,
         shipment=shipment,
@@ -176,9 +177,9 @@ def test_a_flagged_claim_goes_to_a_person_and_is_never_rejected():
     shipment = factories.ShipmentFactory(category="Ювелирные изделия")
     factories.ShipmentEventFactory(shipment=shipment, kind="returned", amount=D("50"))
     claim = file(shipment=shipment, peril="return", amount="50.00")
-    claim = lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.system())
+    claim = claim_submit(claim_id=claim.pk, actor=Actor.system())
 
-    claim = lifecycle.claim_triage(claim_id=claim.pk)
+    claim = claim_triage(claim_id=claim.pk)
 
     assert claim.status == ClaimStatus.UNDER_REVIEW
     assert claim.flags == [ClaimFlag.EXCLUDED_CATEGORY]

@@ -9,10 +9,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from claims.bordereaux import bordereau_make
 from claims.choices import ClaimFlag, ClaimStatus, DocumentKind
+from claims.jobs import claims_flag_sla_breaches
 from claims.models import Claim, Document
-from claims.services import claims_flag_sla_breaches
+from claims.outputs.bordereaux import bordereau_make
 from tests import factories
 
 pytestmark = pytest.mark.django_db

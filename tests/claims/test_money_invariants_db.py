@@ -11,8 +11,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claims import lifecycle, services
 from claims.choices import ClaimStatus, RecoveryStatus
+from claims.compensation import compensation_match, compensation_record, recovery_receive
+from claims.filing import claim_file
+from claims.lifecycle import claim_approve, claim_pay, claim_triage
 from claims.models import Claim, MarketplaceCompensation, Payout, Recovery
 from policies.actors import Actor
 from policies.errors import ConflictError, DomainError
@@ -62,7 +64,7 @@ def run(operation, policy, shipments, senior, counter):
     kind, index, amount = operation
     shipment = shipments[index]
     if kind == "file":
-        claim = services.claim_file(
+        claim = claim_file(
             actor=Actor.for_marketplace(shipment.marketplace),
             seller=shipment.seller,
             shipment=shipment,
@@ -71,10 +73,10 @@ def run(operation, policy, shipments, senior, counter):
             event_date=timezone.localdate() - dt.timedelta(days=20),
             source="marketplace",
         )
-        lifecycle.claim_triage(claim_id=claim.pk)
+        claim_triage(claim_id=claim.pk)
     elif kind == "compensate":
         counter[0] += 1
-        compensation, _ = services.compensation_record(
+        compensation, _ = compensation_record(
             marketplace=shipment.marketplace,
             external_id=f"comp-{counter[0]}",
             seller=shipment.seller,
@@ -84,18 +86,18 @@ def run(operation, policy, shipments, senior, counter):
             paid_on=timezone.localdate(),
             source="api",
         )
-        services.compensation_match(compensation_id=compensation.pk)
+        compensation_match(compensation_id=compensation.pk)
     elif kind == "pay":
         claim = Claim.objects.filter(shipment=shipment).first()
         if claim is None:
             return
         if claim.status == ClaimStatus.UNDER_REVIEW:
-            lifecycle.claim_approve(claim_id=claim.pk, adjuster=senior)
-        lifecycle.claim_pay(claim_id=claim.pk, actor=Actor.for_user(senior))
+            claim_approve(claim_id=claim.pk, adjuster=senior)
+        claim_pay(claim_id=claim.pk, actor=Actor.for_user(senior))
     else:
         recovery = Recovery.objects.filter(claim__policy=policy).order_by("pk")[index : index + 1]
         if recovery:
-            services.recovery_receive(
+            recovery_receive(
                 recovery_id=recovery[0].pk,
                 received_on=timezone.localdate(),
                 actor=Actor.for_user(senior),
@@ -147,11 +149,11 @@ def test_replaying_a_compensation_changes_nothing_and_other_content_conflicts():
         "paid_on": timezone.localdate(),
         "source": "api",
     }
-    first, created = services.compensation_record(**values)
+    first, created = compensation_record(**values)
 
-    again, created_again = services.compensation_record(**values)
+    again, created_again = compensation_record(**values)
     with pytest.raises(ConflictError) as excinfo:
-        services.compensation_record(**{**values, "amount": D("4100.00")})
+        compensation_record(**{**values, "amount": D("4100.00")})
 
     assert created and not created_again
     assert again.pk == first.pk
@@ -163,8 +165,8 @@ def test_matching_a_compensation_twice_counts_it_once():
     claim = factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW)
     compensation = factories.CompensationFactory(shipment=claim.shipment, amount=D("1000"))
 
-    services.compensation_match(compensation_id=compensation.pk)
-    services.compensation_match(compensation_id=compensation.pk)
+    compensation_match(compensation_id=compensation.pk)
+    compensation_match(compensation_id=compensation.pk)
 
     claim.refresh_from_db()
     assert claim.compensation_amount == D("1000.00")

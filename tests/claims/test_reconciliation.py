@@ -6,11 +6,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from claims import reconciliation, services
+from claims.assessment import claim_calculate, claim_due_on
 from claims.calculation import triage_target
 from claims.choices import ClaimFlag, ClaimStatus, RunState
-from claims.lifecycle import claim_calculate, claim_due_on
+from claims.filing import claim_file
 from claims.models import Claim, Discrepancy, MarketplaceCompensation, Recovery, WebhookDelivery
+from claims.reconciliation import sql
+from claims.reconciliation.run import _reconcile_chunk, reconciliation_run, reconciliation_start
 from policies.actors import Actor
 from tests import factories
 
@@ -20,8 +22,8 @@ D = Decimal
 
 
 def reconcile(chunk: int = 50_000):
-    run = reconciliation.reconciliation_start(trigger="test", chunk=chunk)
-    return reconciliation.reconciliation_run(run_id=run.pk)
+    run = reconciliation_start(trigger="test", chunk=chunk)
+    return reconciliation_run(run_id=run.pk)
 
 
 def unlinked(shipment, **kwargs):
@@ -67,7 +69,7 @@ def test_a_release_tells_the_marketplace_the_new_status_and_payable():
 
 
 def test_releases_are_announced_in_parts_and_none_is_left_out(monkeypatch):
-    monkeypatch.setattr(reconciliation, "RELEASE_PART", 2)
+    monkeypatch.setattr(sql, "RELEASE_PART", 2)
     marketplace = factories.MarketplaceFactory(webhook_url="https://marketplace.example/hooks")
     claims = [
         factories.ClaimFactory(
@@ -217,7 +219,7 @@ def test_a_record_without_a_claim_counts_when_the_claim_is_filed_later():
     unlinked(shipment, amount=D("4000.00"))
     reconcile()
 
-    claim = services.claim_file(
+    claim = claim_file(
         actor=Actor.system(),
         seller=shipment.seller,
         shipment=shipment,
@@ -235,14 +237,14 @@ def test_an_interrupted_run_resumes_and_counts_nothing_twice():
     claims = [factories.ClaimFactory(status=ClaimStatus.UNDER_REVIEW) for _ in range(4)]
     for claim in claims:
         unlinked(claim.shipment, amount=D("100.00"))
-    run = reconciliation.reconciliation_start(trigger="test", chunk=1)
+    run = reconciliation_start(trigger="test", chunk=1)
     first, second = MarketplaceCompensation.objects.order_by("pk").values_list("pk", flat=True)[:2]
     # Two chunks of one record, the second one twice (a redelivered task beside a live
     # one), then the worker "dies"; the task runs again.
     for pk in (first, second, second):
-        reconciliation._reconcile_chunk(run_id=run.pk, cell=pk - 1, chunk=1)
+        _reconcile_chunk(run_id=run.pk, cell=pk - 1, chunk=1)
 
-    run = reconciliation.reconciliation_run(run_id=run.pk)
+    run = reconciliation_run(run_id=run.pk)
 
     assert (run.state, run.matched, run.processed) == (RunState.DONE, 4, 4)
     assert {c.compensation_amount for c in Claim.objects.all()} == {D("100.00")}
@@ -253,17 +255,17 @@ def test_a_run_inside_a_transaction_works_its_chunks_on_its_own_connection():
     claims = [factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION) for _ in range(3)]
     for claim in claims:
         unlinked(claim.shipment, amount=D("100.00"))
-    run = reconciliation.reconciliation_start(trigger="test", chunk=1)
+    run = reconciliation_start(trigger="test", chunk=1)
 
-    run = reconciliation.reconciliation_run(run_id=run.pk, workers=2)
+    run = reconciliation_run(run_id=run.pk, workers=2)
 
     assert (run.state, run.processed, run.matched) == (RunState.DONE, 3, 3)
 
 
 def test_a_run_keeps_the_chunk_it_was_started_with():
     unlinked(factories.ClaimFactory(status=ClaimStatus.AWAITING_COMPENSATION).shipment)
-    started = reconciliation.reconciliation_start(trigger="test", chunk=7)
+    started = reconciliation_start(trigger="test", chunk=7)
 
-    resumed = reconciliation.reconciliation_start(trigger="command", chunk=50)
+    resumed = reconciliation_start(trigger="command", chunk=50)
 
     assert (resumed.pk, resumed.chunk) == (started.pk, 7)

@@ -14,7 +14,7 @@ from django.db import connection
 
 from claims.choices import ClaimStatus, RunState
 from claims.models import Claim, MarketplaceCompensation, ReconciliationRun
-from claims.reconciliation import reconciliation_start
+from claims.reconciliation.run import reconciliation_start
 from tests import factories
 from tests.test_celery_worker import BROKER_URL, QUEUE, ROOT, broker_reachable, database_url
 

@@ -18,11 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from claims.choices import ClaimStatus
-from claims.documents import settlement_act_make
+from claims.filing import ClaimSpec, claims_file_many
 from claims.lifecycle import claim_pay
 from claims.management.celery import tasks_queued
 from claims.models import Claim
-from claims.services import ClaimSpec, claims_file_many
+from claims.outputs.documents import settlement_act_make
 from policies.actors import Actor
 from policies.ingest import sellers_upsert_bulk
 from policies.models import Marketplace, Product, Shipment

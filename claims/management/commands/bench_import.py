@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from claims.csv_import import compensations_import_csv
 from claims.management.bench import bench_marketplace, require_postgresql, seconds_rolled_back
-from claims.reconciliation import T
+from claims.reconciliation.sql import T
 from policies.models import Marketplace
 
 SELLERS = 100

@@ -21,7 +21,8 @@ from django.utils import timezone
 from claims.management.bench import bench_marketplace, require_postgresql, seconds_rolled_back
 from claims.management.celery import tasks_queued
 from claims.models import Payout
-from claims.reconciliation import T, reconciliation_start
+from claims.reconciliation.run import reconciliation_start
+from claims.reconciliation.sql import T
 from claims.tasks import reconciliation_run_task
 from policies.actors import Actor
 from policies.models import Marketplace, Product

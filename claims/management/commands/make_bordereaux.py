@@ -2,8 +2,8 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.bordereaux import ROWS, bordereau_make
-from claims.documents import bordereau_pdf_make
+from claims.outputs.bordereaux import ROWS, bordereau_make
+from claims.outputs.documents import bordereau_pdf_make
 
 
 class Command(BaseCommand):

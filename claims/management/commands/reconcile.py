@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from claims.reconciliation import CHUNK, reconciliation_run, reconciliation_start
+from claims.reconciliation.run import CHUNK, reconciliation_run, reconciliation_start
 
 
 class Command(BaseCommand):

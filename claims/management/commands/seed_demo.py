@@ -11,8 +11,18 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from claims import lifecycle, services
 from claims.choices import ClaimSource, ClaimStatus, CompensationReason, CompensationSource
+from claims.compensation import compensation_match, compensation_record
+from claims.filing import claim_file, claim_submit
+from claims.lifecycle import (
+    claim_approve,
+    claim_close,
+    claim_pay,
+    claim_provide_info,
+    claim_reject,
+    claim_request_info,
+    claim_withdraw,
+)
 from claims.management.celery import tasks_queued
 from claims.models import Claim
 from policies.actors import Actor
@@ -247,7 +257,7 @@ class Command(BaseCommand):
                 event = next(e for e in shipment.events.all() if e.kind in PERIL_BY_EVENT_KIND)
                 peril = PERIL_BY_EVENT_KIND[event.kind]
                 amount = event.amount or shipment.declared_value
-                services.claim_file(
+                claim_file(
                     actor=Actor.for_marketplace(wb),
                     seller=seller,
                     shipment=shipment,
@@ -265,7 +275,7 @@ class Command(BaseCommand):
         # The marketplace compensates part of some cargo losses; one payout is for a
         # shipment nobody knows, to show up in reconciliation.
         for index, claim in enumerate(cargo[:3]):
-            compensation, _ = services.compensation_record(
+            compensation, _ = compensation_record(
                 marketplace=wb,
                 external_id=f"{seller.external_id}-comp-{index}",
                 seller=seller,
@@ -275,8 +285,8 @@ class Command(BaseCommand):
                 paid_on=timezone.localdate(),
                 source=CompensationSource.API,
             )
-            services.compensation_match(compensation_id=compensation.pk)
-        services.compensation_record(
+            compensation_match(compensation_id=compensation.pk)
+        compensation_record(
             marketplace=wb,
             external_id=f"{seller.external_id}-comp-unknown",
             seller=seller,
@@ -289,32 +299,32 @@ class Command(BaseCommand):
 
         review = list(Claim.objects.filter(seller=seller, status=ClaimStatus.UNDER_REVIEW))
         if len(review) >= 4:
-            lifecycle.claim_request_info(
+            claim_request_info(
                 claim_id=review[0].pk,
                 adjuster=adjuster,
                 message="Пришлите, пожалуйста, фото упаковки и акт ПВЗ.",
             )
-            lifecycle.claim_request_info(
+            claim_request_info(
                 claim_id=review[1].pk, adjuster=adjuster, message="Уточните дату получения."
             )
-            lifecycle.claim_provide_info(
+            claim_provide_info(
                 claim_id=review[1].pk,
                 user=seller_user,
                 message="Фото упаковки прилагаю.",
                 files=[SimpleUploadedFile("package.png", DEMO_PNG, content_type="image/png")],
             )
-            lifecycle.claim_reject(
+            claim_reject(
                 claim_id=review[2].pk,
                 adjuster=adjuster,
                 code="insufficient_evidence",
                 reason="Повреждение не подтверждено актом ПВЗ.",
             )
             if seller.external_id.endswith("1"):
-                lifecycle.claim_close(claim_id=review[2].pk, note="Срок обжалования истёк.")
-            approved = lifecycle.claim_approve(claim_id=review[3].pk, adjuster=senior)
+                claim_close(claim_id=review[2].pk, note="Срок обжалования истёк.")
+            approved = claim_approve(claim_id=review[3].pk, adjuster=senior)
             if approved.status == ClaimStatus.APPROVED and len(review) >= 5:
-                lifecycle.claim_approve(claim_id=review[4].pk, adjuster=senior)
-                lifecycle.claim_pay(
+                claim_approve(claim_id=review[4].pk, adjuster=senior)
+                claim_pay(
                     claim_id=review[4].pk,
                     actor=Actor.for_user(senior),
                     reference=f"DEMO-{seller.external_id}",
@@ -329,7 +339,7 @@ class Command(BaseCommand):
         if len(spare) == 3:
             event_day = timezone.localdate(spare[0].shipped_at) + dt.timedelta(days=3)
             for shipment, submit in ((spare[0], False), (spare[1], True)):
-                claim = services.claim_file(
+                claim = claim_file(
                     actor=Actor.for_user(seller_user),
                     seller=seller,
                     shipment=shipment,
@@ -342,8 +352,8 @@ class Command(BaseCommand):
                 )
                 if submit:
                     with tasks_queued():  # triage waits: the demo shows a claim still `submitted`
-                        lifecycle.claim_submit(claim_id=claim.pk, actor=Actor.for_user(seller_user))
-            withdrawn = services.claim_file(
+                        claim_submit(claim_id=claim.pk, actor=Actor.for_user(seller_user))
+            withdrawn = claim_file(
                 actor=Actor.for_user(seller_user),
                 seller=seller,
                 shipment=spare[2],
@@ -353,7 +363,7 @@ class Command(BaseCommand):
                 source=ClaimSource.SELLER,
                 submit=False,
             )
-            lifecycle.claim_withdraw(claim_id=withdrawn.pk, user=seller_user, note="Нашёлся.")
+            claim_withdraw(claim_id=withdrawn.pk, user=seller_user, note="Нашёлся.")
 
         # A late compensation on a paid cargo claim raises a recovery.
         paid = (
@@ -362,7 +372,7 @@ class Command(BaseCommand):
             .first()
         )
         if paid is not None:
-            late, _ = services.compensation_record(
+            late, _ = compensation_record(
                 marketplace=wb,
                 external_id=f"{seller.external_id}-comp-late",
                 seller=seller,
@@ -372,4 +382,4 @@ class Command(BaseCommand):
                 paid_on=timezone.localdate(),
                 source=CompensationSource.API,
             )
-            services.compensation_match(compensation_id=late.pk)
+            compensation_match(compensation_id=late.pk)

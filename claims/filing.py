@@ -1,18 +1,26 @@
-"""Writes of the claims side other than transitions: filing, compensation, recovery, jobs."""
+"""Filing claims: one claim, a batch, a preview before filing, and the claims a marketplace's
+events open. Every claim, whoever files it, goes through `claims_file_many`.
+"""
 
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from claims import lifecycle
-from claims.calculation import Calculation, compensation_fits, recovery_due
-from claims.choices import ClaimFlag, ClaimSource, ClaimStatus, MessageAuthor, RecoveryStatus
+from claims.assessment import (
+    claim_calculate,
+    claim_due_on,
+    claim_flags,
+    claim_recalculate,
+    event_key,
+)
+from claims.calculation import Calculation, compensation_fits
+from claims.choices import ClaimSource, ClaimStatus
+from claims.compensation import compensations_attach_unmatched
 from claims.eligibility import (
     check_hard_rules,
     covering_policies,
@@ -20,50 +28,33 @@ from claims.eligibility import (
     not_eligible,
     policy_covering,
 )
-from claims.errors import ClaimErrorCode, ClaimNotEligible
+from claims.errors import ClaimNotEligible
 from claims.evidence import evidence_add
-from claims.matching import claim_for_compensation
+from claims.lifecycle import claim_authorize, claim_transition
+from claims.locks import claim_lock
 from claims.models import (
     Claim,
-    ClaimMessage,
     ClaimTransition,
     MarketplaceCompensation,
-    Recovery,
 )
-from claims.selectors import claim_paid, claim_recoveries_raised
+from claims.outputs.notifications import sellers_notify_later
+from claims.outputs.webhooks import StatusChange, webhooks_status_changed_many
+from claims.tasks import claim_acknowledgement_make_task, claim_triage_task, claims_triage_task
 from policies.actors import Actor
 from policies.calculation import ZERO
-from policies.choices import COVER_BY_PERIL, PERIL_BY_EVENT_KIND, ActorKind, ShipmentEventKind
+from policies.choices import COVER_BY_PERIL, PERIL_BY_EVENT_KIND, ShipmentEventKind
 from policies.errors import DomainError
 from policies.ingest import (
     CREATED,
-    ERROR,
     UNCHANGED,
     ItemResult,
     by_external_id,
-    conflict,
-    differing_values,
-    ensure_valid,
     field_errors,
-    insert_values,
-    item_seller,
     replay_result,
-    sellers_by_ref,
     shipment_events_record_bulk,
-    unknown_seller,
-    values_by_external_id,
-    with_retry_on_race,
 )
 from policies.models import Marketplace, Policy, Seller, Shipment, ShipmentEvent, User
-from policies.services import new_reference, single_result
-
-APPEAL_WINDOW_DAYS = 30
-INFO_REPLY_WINDOW_DAYS = 30
-
-
-def event_key(*, shipment: Shipment, peril: str, event_date: dt.date) -> str:
-    """Return the key of the loss event: same order, same kind of event, same day."""
-    return f"{shipment.order_id}|{peril}|{event_date.isoformat()}"
+from policies.services import new_reference
 
 
 @dataclass(frozen=True)
@@ -182,13 +173,13 @@ def claims_file_many(
                 claim.compensation_amount = sum((c.amount for c in fitting), ZERO)
                 claim.submitted_at = now
                 claim.sla_started_on = today
-                claim.flags = lifecycle.claim_flags(
+                claim.flags = claim_flags(
                     claim=claim,
                     today=today,
                     compensation_known=False,
                     event_kinds=event_kinds.get(spec.shipment.pk, set()),
                 )
-                claim.due_on = lifecycle.claim_due_on(claim)
+                claim.due_on = claim_due_on(claim)
             claims.append(claim)
             answers.append(claim)
         with transaction.atomic():
@@ -199,7 +190,7 @@ def claims_file_many(
                 claim=claim, shipment=claim.shipment, matched_at=now
             )
         if submit:
-            lifecycle.claims_submitted(claims=claims, at=now)
+            claims_submitted(claims=claims, at=now)
         return answers
 
     try:
@@ -299,7 +290,7 @@ def claim_file_with_evidence(
     )
     for upload in files:
         evidence_add(claim=claim, upload=upload, user=user)
-    return lifecycle.claim_submit(claim_id=claim.pk, actor=actor)
+    return claim_submit(claim_id=claim.pk, actor=actor)
 
 
 @dataclass(frozen=True)
@@ -356,319 +347,10 @@ def claim_preview(
     known = bool(received) or today >= event_date + dt.timedelta(days=wait)
     return ClaimPreview(
         policy=policy,
-        flags=lifecycle.claim_flags(claim=claim, today=today, compensation_known=known),
+        flags=claim_flags(claim=claim, today=today, compensation_known=known),
         compensation=claim.compensation_amount,
-        calculation=lifecycle.claim_calculate(claim=claim),
+        calculation=claim_calculate(claim=claim),
     )
-
-
-def claim_message_post(*, claim_id: int, user: User, body: str) -> ClaimMessage:
-    """Add a message to the thread; the seller's own users and staff only."""
-    text = (body or "").strip()
-    if not text:
-        raise DomainError(
-            ClaimErrorCode.MESSAGE_REQUIRED,
-            _("The message is empty."),
-            fields={"body": [_("The message is empty.")]},
-        )
-    claim = Claim.objects.get(pk=claim_id)
-    if user.is_staff:
-        author = MessageAuthor.ADJUSTER
-    elif user.seller_id == claim.seller_id:
-        author = MessageAuthor.SELLER
-    else:
-        raise lifecycle.PermissionDeniedError(
-            ClaimErrorCode.PERMISSION_DENIED, _("You may not write on this claim.")
-        )
-    return ClaimMessage.objects.create(claim=claim, author_kind=author, author=user, body=text)
-
-
-# What a replayed record is compared on; a relation by its key.
-COMPENSATION_VALUES = ("seller", "shipment_external_id", "reason", "amount", "paid_on")
-
-
-def compensations_record_bulk(
-    *, marketplace: Marketplace, items: list[dict], source: str, with_records: bool = True
-) -> list[ItemResult]:
-    """Store marketplace payouts, each counted once by its external id.
-
-    `item["seller"]` is the marketplace's seller id or a Seller; the shipment
-    is referred to by its external id and may not be known yet: the record is
-    kept, to be matched or reported as a discrepancy by reconciliation. Items
-    come with their fields validated (API serializer, CSV parser, or
-    `compensation_record`): a million-row import must not check each twice.
-    With `with_records` each answer carries its record; an import that only
-    counts the answers goes without, as a model object per row costs more
-    than the row's insert.
-    """
-
-    def write():
-        sellers = sellers_by_ref(marketplace=marketplace, items=items)
-        shipments = values_by_external_id(
-            Shipment.objects,
-            marketplace=marketplace,
-            ids=(i["shipment"] for i in items),
-            fields=("pk", "seller"),
-        )
-        existing = values_by_external_id(
-            MarketplaceCompensation.objects,
-            marketplace=marketplace,
-            ids=(i["external_id"] for i in items),
-            fields=COMPENSATION_VALUES,
-        )
-        results, new = [], {}
-        for item in items:
-            external_id = item["external_id"]
-            seller = item_seller(item, sellers=sellers, marketplace=marketplace)
-            if seller is None:
-                results.append(ItemResult.error(external_id, unknown_seller()))
-                continue
-            values = {
-                "seller": seller.pk,
-                "shipment_external_id": item["shipment"],
-                "reason": item["reason"],
-                "amount": item["amount"],
-                "paid_on": item["paid_on"],
-            }
-            stored = existing.get(external_id) or new.get(external_id)
-            if stored is not None:
-                if differing := differing_values(stored, values):
-                    results.append(conflict(external_id, differing))
-                else:
-                    status = UNCHANGED if external_id in existing else CREATED
-                    results.append(ItemResult(external_id, status))
-                continue
-            shipment = shipments.get(item["shipment"])
-            if shipment is not None and shipment["seller"] != seller.pk:
-                results.append(
-                    ItemResult.error(
-                        external_id, {"shipment": [_("The shipment belongs to another seller.")]}
-                    )
-                )
-                continue
-            new[external_id] = {**values, "shipment": shipment and shipment["pk"]}
-            results.append(ItemResult(external_id, CREATED))
-        insert_values(
-            MarketplaceCompensation,
-            [
-                {
-                    "marketplace_id": marketplace.pk,
-                    "external_id": external_id,
-                    "seller_id": row["seller"],
-                    "shipment_external_id": row["shipment_external_id"],
-                    "shipment_id": row["shipment"],
-                    "reason": row["reason"],
-                    "amount": row["amount"],
-                    "paid_on": row["paid_on"],
-                    "source": source,
-                }
-                for external_id, row in new.items()
-            ],
-        )
-        return results
-
-    results = with_retry_on_race(write)
-    if with_records:
-        records = by_external_id(
-            MarketplaceCompensation.objects.select_related("seller", "claim"),
-            marketplace=marketplace,
-            ids=(r.external_id for r in results if r.status != ERROR),
-        )
-        for result in results:
-            if result.status != ERROR:
-                result.obj = records[result.external_id]
-    return results
-
-
-@transaction.atomic
-def compensation_record(
-    *,
-    marketplace: Marketplace,
-    external_id: str,
-    seller: Seller,
-    shipment_external_id: str,
-    reason: str,
-    amount: Decimal,
-    paid_on: dt.date,
-    source: str,
-) -> tuple[MarketplaceCompensation, bool]:
-    """Store one marketplace payout; return it and whether it was created."""
-    ensure_valid(
-        MarketplaceCompensation(
-            marketplace=marketplace,
-            external_id=external_id,
-            seller=seller,
-            shipment_external_id=shipment_external_id,
-            reason=reason,
-            amount=amount,
-            paid_on=paid_on,
-            source=source,
-        )
-    )
-    [result] = compensations_record_bulk(
-        marketplace=marketplace,
-        source=source,
-        items=[
-            {
-                "external_id": external_id,
-                "seller": seller,
-                "shipment": shipment_external_id,
-                "reason": reason,
-                "amount": amount,
-                "paid_on": paid_on,
-            }
-        ],
-    )
-    return single_result(result)
-
-
-@transaction.atomic
-def compensation_match(*, compensation_id: int) -> Claim | None:
-    """Count one compensation record on the claim it reduces and settle the consequences.
-
-    Return the claim, or None while there is no claim (or no shipment) to
-    count it on. Matching an already matched record changes nothing.
-    """
-    compensation = MarketplaceCompensation.objects.select_for_update().get(pk=compensation_id)
-    if compensation.claim_id is not None:
-        return None
-    if compensation.shipment_id is None:
-        shipment = Shipment.objects.filter(
-            marketplace_id=compensation.marketplace_id,
-            external_id=compensation.shipment_external_id,
-            seller_id=compensation.seller_id,
-        ).first()
-        if shipment is None:
-            return None
-        compensation.shipment = shipment
-    claims = list(Claim.objects.filter(shipment_id=compensation.shipment_id))
-    claim = claim_for_compensation(compensation=compensation, claims=claims)
-    if claim is not None:
-        compensation.claim = claim
-        compensation.matched_at = timezone.now()
-    compensation.save(update_fields=["shipment", "claim", "matched_at"])
-    if claim is None:
-        return None
-    return claim_compensation_changed(claim_id=claim.pk, compensation=compensation)
-
-
-@transaction.atomic
-def claim_compensation_changed(
-    *, claim_id: int, compensation: MarketplaceCompensation | None = None
-) -> Claim:
-    """Recompute the claim with all compensation now known.
-
-    A waiting claim is released; a paid one whose payable fell below its
-    payout gets a Recovery of the difference (the seller owes it back).
-    """
-    claim = lifecycle.claim_lock(claim_id=claim_id)
-    if claim.status == ClaimStatus.AWAITING_COMPENSATION:
-        return lifecycle.claim_release(claim_id=claim_id)
-    calc = lifecycle.claim_recalculate(claim=claim)
-    claim.save()
-    due = recovery_due(
-        paid=claim_paid(claim_id=claim.pk),
-        recoveries_raised=claim_recoveries_raised(claim_id=claim.pk),
-        payable_now=calc.payable,
-    )
-    if due > 0:
-        Recovery.objects.create(
-            claim=claim, compensation=compensation, amount=due, raised_at=timezone.now()
-        )
-    return claim
-
-
-@transaction.atomic
-def recovery_receive(
-    *, recovery_id: int, received_on: dt.date, reference: str = "", actor: Actor
-) -> Recovery:
-    """Record that the seller paid a recovery back; it frees aggregate limit again."""
-    recovery = Recovery.objects.select_related("claim").get(pk=recovery_id)
-    lifecycle.claim_lock(claim_id=recovery.claim_id)
-    recovery = Recovery.objects.select_for_update().get(pk=recovery_id)
-    if actor.kind == ActorKind.USER and not actor.user.has_perm("claims.pay_claim"):
-        raise lifecycle.PermissionDeniedError(
-            ClaimErrorCode.PERMISSION_DENIED, _("You may not record money received.")
-        )
-    if recovery.status == RecoveryStatus.RECEIVED:
-        raise DomainError(
-            ClaimErrorCode.RECOVERY_ALREADY_RECEIVED, _("This recovery is already received.")
-        )
-    recovery.status = RecoveryStatus.RECEIVED
-    recovery.received_on = received_on
-    recovery.reference = reference
-    recovery.full_clean()
-    recovery.save()
-    return recovery
-
-
-def claims_release_waiting(*, today: dt.date) -> int:
-    """Release cargo claims whose compensation wait passed with nothing paid; return how many."""
-    waiting = Claim.objects.filter(status=ClaimStatus.AWAITING_COMPENSATION).annotate(
-        wait=F("policy__product_version__cargo_compensation_wait_days")
-    )
-    released = 0
-    for claim_id, event_date, wait in waiting.values_list("pk", "event_date", "wait").iterator():
-        if today >= event_date + dt.timedelta(days=wait):
-            lifecycle.claim_release(claim_id=claim_id)
-            released += 1
-    return released
-
-
-def claims_flag_sla_breaches(*, today: dt.date) -> int:
-    """Flag the claims whose decision or payment is overdue and tell their adjuster.
-
-    Return how many were flagged now; a claim already flagged is not told twice.
-    """
-    overdue = Claim.objects.filter(
-        status__in=(ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED),
-        due_on__lt=today,
-    ).select_related("assignee")
-    newly = [claim for claim in overdue if ClaimFlag.SLA_BREACHED not in claim.flags]
-    for claim in newly:
-        claim.flags = [*claim.flags, ClaimFlag.SLA_BREACHED]
-    Claim.objects.bulk_update(newly, ["flags"], batch_size=1000)
-    by_adjuster: dict[str, list[str]] = {}
-    for claim in newly:
-        if claim.assignee_id and claim.assignee.email:
-            by_adjuster.setdefault(claim.assignee.email, []).append(
-                f"{claim.number} ({claim.get_status_display()}, due {claim.due_on:%d.%m.%Y})"
-            )
-    send_mass_mail(
-        [
-            (
-                _("Claims past their service level"),
-                "\n".join(numbers),
-                None,
-                [email],
-            )
-            for email, numbers in by_adjuster.items()
-        ],
-        fail_silently=True,
-    )
-    return len(newly)
-
-
-def claims_close_due(*, today: dt.date) -> int:
-    """Close claims past the appeal window and info requests with no reply; return how many."""
-    settled_before = timezone.make_aware(
-        dt.datetime.combine(today - dt.timedelta(days=APPEAL_WINDOW_DAYS), dt.time.min)
-    )
-    unanswered_before = timezone.make_aware(
-        dt.datetime.combine(today - dt.timedelta(days=INFO_REPLY_WINDOW_DAYS), dt.time.min)
-    )
-    due = Claim.objects.filter(
-        Q(
-            status__in=(ClaimStatus.PAID, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN),
-            status_changed_at__lt=settled_before,
-        )
-        | Q(status=ClaimStatus.INFO_REQUESTED, status_changed_at__lt=unanswered_before)
-    ).values_list("pk", flat=True)
-    closed = 0
-    for claim_id in list(due):
-        lifecycle.claim_close(claim_id=claim_id, note=_("Closed automatically."))
-        closed += 1
-    return closed
 
 
 def claim_amount_for_event(*, event: ShipmentEvent, shipment: Shipment) -> Decimal | None:
@@ -782,3 +464,51 @@ def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[Ite
             else ItemResult.refused(spec.external_id, answer)
         )
     return results
+
+
+@transaction.atomic
+def claim_submit(*, claim_id: int, actor: Actor) -> Claim:
+    """Submit a draft; triage runs right after the commit."""
+    claim = claim_lock(claim_id=claim_id)
+    claim_authorize(claim=claim, name="submit", actor=actor)
+    check_hard_rules(
+        seller=claim.seller,
+        shipment=claim.shipment,
+        peril=claim.peril,
+        event_date=claim.event_date,
+        claimed_amount=claim.claimed_amount,
+        today=timezone.localdate(),
+        exclude_claim_id=claim.pk,
+    )
+    compensations_attach_unmatched(claim=claim)
+    claim.submitted_at = timezone.now()
+    claim.sla_started_on = timezone.localdate()
+    claim.flags = claim_flags(claim=claim, today=timezone.localdate(), compensation_known=False)
+    claim_recalculate(claim=claim)
+    claim_transition(claim=claim, name="submit", actor=actor)
+    transaction.on_commit(lambda: claim_triage_task.delay(claim_id=claim.pk))
+    transaction.on_commit(lambda: claim_acknowledgement_make_task.delay(claim_ids=[claim.pk]))
+    return claim
+
+
+def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
+    """Send what follows a submission: the webhooks, and one triage task after the commit."""
+    webhooks_status_changed_many(
+        changes=[
+            StatusChange(
+                claim_id=c.pk,
+                number=c.number,
+                payable=c.payable_amount,
+                marketplace_id=c.marketplace_id,
+                source=ClaimStatus.DRAFT,
+                target=ClaimStatus.SUBMITTED,
+            )
+            for c in claims
+        ],
+        at=at,
+    )
+    sellers_notify_later((claim.pk, ClaimStatus.SUBMITTED) for claim in claims)
+    ids = [claim.pk for claim in claims]
+    if ids:
+        transaction.on_commit(lambda: claims_triage_task.delay(claim_ids=ids))
+        transaction.on_commit(lambda: claim_acknowledgement_make_task.delay(claim_ids=ids))

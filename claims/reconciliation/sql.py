@@ -1,70 +1,55 @@
-"""Reconciliation (DESIGN §7): count the marketplace's compensation on claims, set-based.
+"""The statements of one reconciliation chunk, set-based: each touches every row of the chunk
+at once, never a query per row.
 
-A run takes the compensation records not yet counted on a claim, up to the
-newest id when it starts, and works through them in chunks of ids. Each chunk
-is one transaction of a few statements that touch every row of the chunk at
-once, never a query per row:
-
-1. stage: decide for every record its shipment (by the marketplace's shipment
-   id), the claim it reduces (the rule of claims/matching.py) and whether it
-   repeats an earlier record, into a temporary table; only reads;
-2. write each record once (shipment, claim, run) and its discrepancies:
-   unknown shipment, uninsured shipment, above the declared value, duplicate;
-3. assess the affected claims: compensation, deductible, payable (the SQL
-   form of calculation.calculate_payable) and, for those that waited for
-   compensation, where they go (calculation.triage_target), both tested
-   against those functions; then write each claim once;
+1. stage: decide for every record its shipment (by the marketplace's shipment id), the
+   claim it reduces (the rule of `claims.compensation`) and whether it repeats an earlier
+   record, into a temporary table; only reads;
+2. write each record once (shipment, claim, run) and its discrepancies: unknown shipment,
+   uninsured shipment, above the declared value, duplicate;
+3. assess the affected claims: compensation, deductible, payable (the SQL form of
+   `calculation.calculate_payable`) and, for those that waited for compensation, where they
+   go (`calculation.triage_target`); then write each claim once;
 4. raise a Recovery where a paid claim's payable fell below its payout;
 5. log the releases and queue their webhooks, e-mails and payment.
 
-Every step only fills what is empty or recomputes from stored facts, a chunk
-takes only records no run has examined, and the run's counts move in the same
-transaction as the chunk: killed anywhere, the run resumes where it stopped and
-counts nothing twice. On PostgreSQL two chunks run side by side, each on a
-connection of its own.
+Every step only fills what is empty or recomputes from stored facts, so a chunk killed
+anywhere and run again counts nothing twice.
 """
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 
-from django.db import connection, transaction
-from django.db.models import F, Max, Min, Value
-from django.db.models.functions import Greatest
+from django.db import connection
 from django.utils import timezone
 
-from claims import lifecycle
+from claims.assessment import claim_due_on
 from claims.choices import (
     COVERS_BY_COMPENSATION_REASON,
     ClaimFlag,
     ClaimStatus,
     DiscrepancyKind,
     RecoveryStatus,
-    RunState,
 )
-from claims.matching import PREFERRED_PERIL, UNMATCHABLE_STATUSES
+from claims.compensation import PREFERRED_PERIL, UNMATCHABLE_STATUSES
+from claims.lifecycle import claims_released
 from claims.models import (
     Claim,
     ClaimTransition,
     Discrepancy,
     MarketplaceCompensation,
     Payout,
-    ReconciliationRun,
     Recovery,
 )
-from claims.tasks import reconciliation_report_make_task
-from claims.webhooks import StatusChange
+from claims.outputs.webhooks import StatusChange
 from policies.choices import ActorKind, Cover
 from policies.models import CoverTerms, Policy, ProductVersion, Shipment
 
-# Larger chunks spread the per-chunk sums of payouts and the commit over more rows;
-# memory grows with the chunk (about 210 MiB peak at this size, two at once), not the run.
-CHUNK = ReconciliationRun._meta.get_field("chunk").default
 # Released claims are announced in parts of this many (a multiple of the follow-up tasks' sizes).
 RELEASE_PART = 10_000
+
+
 CENT = Decimal("0.01")
+
 
 T = {
     "comp": MarketplaceCompensation._meta.db_table,
@@ -127,19 +112,10 @@ def _duplicate(alias: str) -> str:
     )
 
 
-@dataclass
-class ChunkCounts:
-    processed: int = 0
-    matched: int = 0
-    discrepancies: int = 0
-    recoveries: int = 0
-    released: int = 0
-
-
 STAGE, CLAIMS = "reconciliation_stage", "reconciliation_claims"
 
 
-def _stage(cursor, lo: int, hi: int) -> None:
+def stage_records(cursor, lo: int, hi: int) -> None:
     """Decide, for each record of the chunk, its shipment, its claim and what is wrong with it.
 
     Only reads: the verdicts land in a temporary table, so the records and the
@@ -183,7 +159,7 @@ def _analyze(cursor, table: str) -> None:
         cursor.execute(f"ANALYZE {table}")
 
 
-def _mark_records(cursor, run_id: int, now: dt.datetime) -> None:
+def mark_records(cursor, run_id: int, now: dt.datetime) -> None:
     """Write each record's shipment, claim and run in one statement."""
     cursor.execute(
         f"UPDATE {T['comp']} AS c SET shipment_id = st.shipment_id, claim_id = st.claim_id,"
@@ -193,7 +169,7 @@ def _mark_records(cursor, run_id: int, now: dt.datetime) -> None:
     )
 
 
-def _record_discrepancies(cursor, run_id: int) -> int:
+def record_discrepancies(cursor, run_id: int) -> int:
     kinds = " UNION ALL ".join(
         f"SELECT id, '{kind}' AS kind FROM {STAGE} WHERE {condition}"
         for kind, condition in (
@@ -221,7 +197,7 @@ def _flags_without(column: str, flag: str) -> tuple[str, str]:
     return f"({column} - '{flag}')", f"jsonb_array_length({column} - '{flag}') > 0"
 
 
-def _assess_claims(cursor) -> None:
+def assess_claims(cursor) -> None:
     """Recompute the money of the claims the chunk's records count on, and route the waiting ones.
 
     The SQL form of calculation.calculate_payable and calculation.triage_target
@@ -325,11 +301,11 @@ def _assess_claims(cursor) -> None:
     _analyze(cursor, CLAIMS)
 
 
-def _update_claims(cursor, now: dt.datetime) -> None:
+def update_claims(cursor, now: dt.datetime) -> None:
     """Write each assessed claim once: its money, and for a released one its new state."""
     today = timezone.localdate(now)
     due = {
-        target: lifecycle.claim_due_on(Claim(status=target, sla_started_on=today, decided_at=now))
+        target: claim_due_on(Claim(status=target, sla_started_on=today, decided_at=now))
         for target in (ClaimStatus.UNDER_REVIEW, ClaimStatus.APPROVED)
     }
     released = "rc.releasing"
@@ -363,7 +339,7 @@ def _update_claims(cursor, now: dt.datetime) -> None:
     )
 
 
-def _raise_recoveries(cursor, now: dt.datetime) -> int:
+def raise_recoveries(cursor, now: dt.datetime) -> int:
     cursor.execute(
         f"""
         INSERT INTO {T["recovery"]}
@@ -384,7 +360,7 @@ def _raise_recoveries(cursor, now: dt.datetime) -> int:
     return max(cursor.rowcount, 0)
 
 
-def _log_releases(cursor, now: dt.datetime) -> int:
+def log_releases(cursor, now: dt.datetime) -> int:
     """Log the released claims' transitions in one statement and queue what follows them."""
     cursor.execute(
         f"INSERT INTO {T['transition']} (claim_id, transition, source_state, target_state,"
@@ -411,142 +387,5 @@ def _log_releases(cursor, now: dt.datetime) -> int:
             )
             for pk, number, marketplace_id, payable, target in rows
         ]
-        lifecycle.claims_released(released=changes, at=now)
+        claims_released(released=changes, at=now)
     return released
-
-
-def reconciliation_start(*, trigger: str, user=None, chunk: int = CHUNK) -> ReconciliationRun:
-    """Return the run under way, or a new one over the records not yet counted, in chunks
-    of `chunk` records."""
-    with transaction.atomic():
-        running = ReconciliationRun.objects.select_for_update().filter(state=RunState.RUNNING)
-        if run := running.first():
-            return run
-        # A record is examined once; one left without a claim is attached when a
-        # claim for its shipment is filed later (claims/matching.py).
-        pending = MarketplaceCompensation.objects.filter(run=None, claim=None)
-        bounds = pending.aggregate(low=Min("pk"), top=Max("pk"))
-        return ReconciliationRun.objects.create(
-            state=RunState.RUNNING,
-            trigger=trigger,
-            triggered_by=user,
-            started_at=timezone.now(),
-            total=pending.count(),
-            cursor=(bounds["low"] or 1) - 1,
-            upper_bound=bounds["top"] or 0,
-            chunk=chunk,
-        )
-
-
-def reconciliation_run(*, run_id: int, workers: int = 1) -> ReconciliationRun:
-    """Work through the run's records, `workers` chunks at a time; return the run when done.
-
-    Chunks are the run's fixed slices of ids, and what is left to do is read
-    from the records themselves (not yet examined), so any number of drivers,
-    started anew after a crash or side by side, share the work and do each
-    record once.
-    """
-    run = ReconciliationRun.objects.get(pk=run_id)
-    # SQLite lets one writer in at a time: a second connection would only wait. Inside a
-    # transaction, another connection would not see what it has not committed.
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        workers = 1
-    chunk = run.chunk
-    while run.state == RunState.RUNNING and (first := _first_pending(run)) is not None:
-        cells = range((first - 1) // chunk, (run.upper_bound - 1) // chunk + 1)
-        _each(
-            [partial(_reconcile_chunk, run_id=run.pk, cell=cell, chunk=chunk) for cell in cells],
-            workers=workers,
-        )
-        run.refresh_from_db()
-    if run.state == RunState.RUNNING:
-        with transaction.atomic():
-            run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
-            if run.state == RunState.RUNNING:
-                run.unmatched = max(0, run.total - run.matched)
-                run.state = RunState.DONE
-                run.finished_at = timezone.now()
-                run.save()
-                transaction.on_commit(lambda: reconciliation_report_make_task.delay(run_id=run_id))
-    return run
-
-
-def _first_pending(run: ReconciliationRun) -> int | None:
-    pending = MarketplaceCompensation.objects.filter(run=None, claim=None, pk__lte=run.upper_bound)
-    return pending.aggregate(first=Min("pk"))["first"]
-
-
-def _each(calls: list, *, workers: int) -> None:
-    """Make the calls, `workers` at a time, each thread on a database connection of its own."""
-    if workers == 1 or len(calls) == 1:
-        for call in calls:
-            call()
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_on_own_connection, call) for call in calls]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            # The run is failed by its caller: the chunks not yet begun need not run first.
-            for future in futures:
-                future.cancel()
-            raise
-
-
-def _on_own_connection(call) -> None:
-    try:
-        call()
-    finally:
-        connection.close()
-
-
-@transaction.atomic
-def _reconcile_chunk(*, run_id: int, cell: int, chunk: int) -> None:
-    """Reconcile the records with ids in (cell × chunk, (cell + 1) × chunk] not yet examined."""
-    now = timezone.now()
-    counts = ChunkCounts()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Two drivers of one run (a redelivered task beside a live one) take turns on a
-            # chunk: the second then finds its records examined and counts nothing.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [run_id, cell])
-            # Index lookups and small joins: compiling them costs more than it saves.
-            cursor.execute("SET LOCAL jit = off")
-        # A run this connection cannot see at all is an error, not work done.
-        state, upper_bound = (
-            ReconciliationRun.objects.filter(pk=run_id).values_list("state", "upper_bound").get()
-        )
-        if state != RunState.RUNNING:
-            return
-        hi = min((cell + 1) * chunk, upper_bound)
-        _stage(cursor, cell * chunk, hi)
-        cursor.execute(f"SELECT COUNT(*), COUNT(claim_id) FROM {STAGE}")
-        counts.processed, counts.matched = cursor.fetchone()
-        _mark_records(cursor, run_id, now)
-        counts.discrepancies = _record_discrepancies(cursor, run_id)
-        if counts.matched:
-            _assess_claims(cursor)
-            _update_claims(cursor, now)
-            counts.recoveries = _raise_recoveries(cursor, now)
-            counts.released = _log_releases(cursor, now)
-            cursor.execute(f"DROP TABLE {CLAIMS}")
-        cursor.execute(f"DROP TABLE {STAGE}")
-        if connection.vendor == "postgresql":
-            # Check the foreign keys now, while the run's row is not yet locked below, so
-            # the other chunk's driver does not wait for those checks at this commit.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    ReconciliationRun.objects.filter(pk=run_id).update(
-        cursor=Greatest("cursor", Value(hi)),
-        processed=F("processed") + counts.processed,
-        matched=F("matched") + counts.matched,
-        discrepancies_found=F("discrepancies_found") + counts.discrepancies,
-        recoveries_raised=F("recoveries_raised") + counts.recoveries,
-        claims_released=F("claims_released") + counts.released,
-    )
-
-
-def reconciliation_fail(*, run_id: int, error: str) -> None:
-    ReconciliationRun.objects.filter(pk=run_id, state=RunState.RUNNING).update(
-        state=RunState.FAILED, error=error[:5000], finished_at=timezone.now()
-    )

@@ -1,171 +1,31 @@
-"""The PDF documents of DESIGN §8, rendered by WeasyPrint from `templates/documents/`.
-
-Each document is made once per event: its `key` names the event (the claim's
-submission, payment or rejection, the policy's activation, the run), so a
-task that runs twice finds the stored Document instead of making another. The
-renderer reads only the project's own static files; every other URL is
-refused before anything is opened.
+"""The claims' documents: acknowledgement, settlement act, rejection letter, reconciliation
+report and the bordereaux' PDFs, made with the renderer of `policies.documents`.
 """
 
 import datetime as dt
-import functools
-import hashlib
-import mimetypes
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
-from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
 from django.db.models import Count
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from claims.bordereaux import month_bounds
 from claims.calculation import Calculation
 from claims.choices import DiscrepancyKind, DocumentKind, LimitApplied
 from claims.models import Claim, ClaimTransition, Discrepancy, Document, ReconciliationRun
+from claims.outputs.bordereaux import month_bounds
 from policies.calculation import ZERO
 from policies.calendar import add_working_days
 from policies.choices import Cover
-from policies.models import Policy
+from policies.documents import Draft, document_make, issuer
 
-# Relative URLs in the templates resolve against this origin, which the fetcher
-# maps onto the static files; the name cannot resolve anywhere on a network.
-BASE_URL = "https://sellercover.invalid/"
 # A run report lists this many discrepancies; the admin and the CSV hold them all.
 REPORT_ROWS = 500
+
+
 # A bordereau PDF lists this many rows beside its totals; the CSV holds every row.
 BORDEREAU_ROWS = 1000
-
-
-class ProjectStaticFetcher(URLFetcher):
-    """Serve the project's static files to WeasyPrint and refuse every other URL unopened."""
-
-    def fetch(self, url, headers=None):
-        prefix = BASE_URL + settings.STATIC_URL.lstrip("/")
-        if url.startswith(prefix):
-            path = finders.find(url.removeprefix(prefix).split("?")[0])
-            if path:
-                with open(path, "rb") as static_file:
-                    body = static_file.read()
-                content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-                return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
-        # WeasyPrint logs the refusal and renders on without the resource.
-        raise ValueError(f"documents fetch nothing from outside the project: {url}")
-
-
-@functools.cache
-def _fonts() -> FontConfiguration:
-    # Loading the fonts is a good part of a one-page render: done once per process.
-    return FontConfiguration()
-
-
-@functools.cache
-def _stylesheet() -> CSS:
-    return CSS(
-        url=BASE_URL + settings.STATIC_URL.lstrip("/") + "documents/document.css",
-        url_fetcher=ProjectStaticFetcher(),
-        font_config=_fonts(),
-    )
-
-
-def render_pdf(*, template: str, context: dict, language: str) -> bytes:
-    """Return the PDF of `template` rendered with `context` in `language`."""
-    with translation.override(language):
-        html = render_to_string(template, {**context, "language": language})
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=ProjectStaticFetcher())
-    return document.write_pdf(stylesheets=[_stylesheet()], font_config=_fonts())
-
-
-@dataclass(frozen=True)
-class Draft:
-    """What a document is about and how to render it, before anything is rendered."""
-
-    kind: str
-    key: str
-    template: str
-    filename: str
-    language: str
-    context: dict
-    owner: dict
-
-
-def document_store(*, kind: str, key: str, filename: str, content: bytes, **fields) -> Document:
-    """Store `content` as the Document `key`; return the one already stored under it if any."""
-    document = Document(kind=kind, key=key, sha256=hashlib.sha256(content).hexdigest(), **fields)
-    document.file.save(filename, ContentFile(content), save=False)
-    try:
-        with transaction.atomic():
-            document.save()
-    except IntegrityError:
-        # Another worker stored the same event's document first: keep that one.
-        document.file.delete(save=False)
-        return Document.objects.get(key=key)
-    return document
-
-
-def document_make(*, key: str, draft: Callable[[], Draft]) -> Document:
-    """Return the Document `key`, rendering and storing it from `draft()` the first time."""
-    if (existing := Document.objects.filter(key=key).first()) is not None:
-        return existing
-    made = draft()
-    content = render_pdf(template=made.template, context=made.context, language=made.language)
-    return document_store(
-        kind=made.kind,
-        key=made.key,
-        filename=made.filename,
-        content=content,
-        language=made.language,
-        **made.owner,
-    )
-
-
-def _issuer() -> dict:
-    return {"insurer": settings.INSURER_NAME, "issued_on": timezone.localdate()}
-
-
-# Policy certificate
-
-
-def certificate_key(policy: Policy) -> str:
-    return f"{DocumentKind.POLICY_CERTIFICATE}:{policy.number}"
-
-
-def policy_certificate_make(*, policy_id: int) -> Document:
-    """Return the certificate of the policy's activation, made once."""
-    policy = Policy.objects.select_related("seller", "marketplace", "product_version__product").get(
-        pk=policy_id
-    )
-
-    def draft() -> Draft:
-        version = policy.product_version
-        return Draft(
-            kind=DocumentKind.POLICY_CERTIFICATE,
-            key=certificate_key(policy),
-            template="documents/policy_certificate.html",
-            filename=f"certificate-{policy.number}.pdf",
-            language=policy.seller.language,
-            context={
-                **_issuer(),
-                "policy": policy,
-                "seller": policy.seller,
-                "version": version,
-                "covers": list(version.covers.order_by("cover")),
-            },
-            owner={"seller": policy.seller, "policy": policy},
-        )
-
-    return document_make(key=certificate_key(policy), draft=draft)
-
-
-# Claim documents
 
 
 def _claim(claim_id: int) -> Claim:
@@ -185,7 +45,7 @@ def _claim_draft(claim: Claim, *, kind: str, key: str, name: str, context: dict)
         template=f"documents/{kind}.html",
         filename=f"{name}-{claim.number}.pdf",
         language=claim.seller.language,
-        context={**_issuer(), "claim": claim, "seller": claim.seller, **context},
+        context={**issuer(), "claim": claim, "seller": claim.seller, **context},
         owner={"seller": claim.seller, "policy": claim.policy, "claim": claim},
     )
 
@@ -196,7 +56,7 @@ def acknowledgement_key(claim: Claim) -> str:
 
 def claim_acknowledgement_make(*, claim_id: int) -> Document:
     """Return the acknowledgement of the claim's submission, made once."""
-    from claims.lifecycle import DECISION_WORKING_DAYS
+    from claims.assessment import DECISION_WORKING_DAYS
 
     claim = _claim(claim_id)
     key = acknowledgement_key(claim)
@@ -258,7 +118,7 @@ def settlement_lines(calc: Calculation) -> list[Line]:
 
 def _paid_calculation(claim: Claim) -> Calculation:
     """Return the calculation kept with the payout, or today's if the payout kept none."""
-    from claims.lifecycle import claim_calculate
+    from claims.assessment import claim_calculate
 
     record = claim.payout.calculation
     if not record:
@@ -305,7 +165,7 @@ def rejection_letter_key(claim: Claim, transition: ClaimTransition) -> str:
 
 def rejection_letter_make(*, claim_id: int, transition_id: int) -> Document:
     """Return the letter for one rejection of the claim, made once per rejection."""
-    from claims.services import APPEAL_WINDOW_DAYS
+    from claims.assessment import APPEAL_WINDOW_DAYS
 
     claim = _claim(claim_id)
     rejection = claim.transitions.get(pk=transition_id, transition="reject")
@@ -330,9 +190,6 @@ def rejection_letter_make(*, claim_id: int, transition_id: int) -> Document:
     return document_make(key=key, draft=draft)
 
 
-# Reports for the insurer
-
-
 def reconciliation_report_make(*, run_id: int) -> Document:
     """Return the report of a finished reconciliation run, made once."""
     run = ReconciliationRun.objects.select_related("triggered_by").get(pk=run_id)
@@ -347,7 +204,7 @@ def reconciliation_report_make(*, run_id: int) -> Document:
             filename=f"reconciliation-{run.pk}.pdf",
             language=settings.LANGUAGE_CODE,
             context={
-                **_issuer(),
+                **issuer(),
                 "run": run,
                 "by_kind": [
                     {"label": DiscrepancyKind(row["kind"]).label, "count": row["count"]}
@@ -390,7 +247,7 @@ class BordereauSummary:
 
 def bordereau_summary(*, kind: str, first: dt.date, last: dt.date, end: dt.datetime):
     """Return the bordereau's first rows and its totals, read in one pass over the CSV rows."""
-    from claims.bordereaux import ROWS
+    from claims.outputs.bordereaux import ROWS
 
     rows = ROWS[kind](first, last, end)
     header = next(rows)
@@ -418,7 +275,7 @@ def bordereau_summary(*, kind: str, first: dt.date, last: dt.date, end: dt.datet
 
 def bordereau_pdf_make(*, kind: str, month: dt.date) -> Document:
     """Return the month's bordereau of `kind` as a PDF beside its CSV: totals, then the rows."""
-    from claims.bordereaux import bordereau_make
+    from claims.outputs.bordereaux import bordereau_make
 
     csv_document = bordereau_make(kind=kind, month=month)
     first, last, end = month_bounds(month)
@@ -433,7 +290,7 @@ def bordereau_pdf_make(*, kind: str, month: dt.date) -> Document:
             filename=f"{kind}-{first:%Y-%m}.pdf",
             language=settings.LANGUAGE_CODE,
             context={
-                **_issuer(),
+                **issuer(),
                 "title": DocumentKind(kind).label,
                 "first": first,
                 "last": last,

@@ -9,8 +9,17 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from claims import lifecycle
 from claims.choices import ClaimStatus, RejectionCode
+from claims.lifecycle import (
+    claim_approve,
+    claim_assess,
+    claim_assign,
+    claim_pay,
+    claim_reject,
+    claim_reopen,
+    claim_request_info,
+    claim_start_review,
+)
 from claims.models import Claim
 from policies.actors import Actor
 from policies.models import User
@@ -73,7 +82,7 @@ class ClaimAction:
 
 
 def _approve(claim: Claim, user: User, data: dict) -> Claim:
-    return lifecycle.claim_approve(claim_id=claim.pk, adjuster=user, note=data["note"])
+    return claim_approve(claim_id=claim.pk, adjuster=user, note=data["note"])
 
 
 ACTIONS = {
@@ -83,19 +92,19 @@ ACTIONS = {
             "assign",
             _("Assign to me"),
             EmptyForm,
-            lambda c, u, d: lifecycle.claim_assign(claim_id=c.pk, adjuster=u),
+            lambda c, u, d: claim_assign(claim_id=c.pk, adjuster=u),
         ),
         ClaimAction(
             "start_review",
             _("Start review"),
             EmptyForm,
-            lambda c, u, d: lifecycle.claim_start_review(claim_id=c.pk, adjuster=u),
+            lambda c, u, d: claim_start_review(claim_id=c.pk, adjuster=u),
         ),
         ClaimAction(
             "assess",
             _("Record the assessed loss"),
             AssessForm,
-            lambda c, u, d: lifecycle.claim_assess(
+            lambda c, u, d: claim_assess(
                 claim_id=c.pk, adjuster=u, assessed_amount=d["assessed_amount"]
             ),
         ),
@@ -103,16 +112,14 @@ ACTIONS = {
             "request_info",
             _("Request information"),
             MessageForm,
-            lambda c, u, d: lifecycle.claim_request_info(
-                claim_id=c.pk, adjuster=u, message=d["message"]
-            ),
+            lambda c, u, d: claim_request_info(claim_id=c.pk, adjuster=u, message=d["message"]),
         ),
         ClaimAction("approve", _("Approve"), NoteForm, _approve),
         ClaimAction(
             "reject",
             _("Reject"),
             RejectForm,
-            lambda c, u, d: lifecycle.claim_reject(
+            lambda c, u, d: claim_reject(
                 claim_id=c.pk, adjuster=u, code=d["code"], reason=d["reason"]
             ),
             danger=True,
@@ -121,7 +128,7 @@ ACTIONS = {
             "pay",
             _("Record the payment"),
             PayForm,
-            lambda c, u, d: lifecycle.claim_pay(
+            lambda c, u, d: claim_pay(
                 claim_id=c.pk,
                 actor=Actor.for_user(u),
                 reference=d["reference"],
@@ -132,7 +139,7 @@ ACTIONS = {
             "reopen",
             _("Reopen"),
             ReasonForm,
-            lambda c, u, d: lifecycle.claim_reopen(claim_id=c.pk, adjuster=u, reason=d["reason"]),
+            lambda c, u, d: claim_reopen(claim_id=c.pk, adjuster=u, reason=d["reason"]),
         ),
     )
 }

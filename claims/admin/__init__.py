@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from claims import lifecycle, services
-from claims.bordereaux import ROWS as BORDEREAU_KINDS
+from claims.admin.workbench import claim_actions_for, outcome_message
+from claims.assessment import claim_calculate
 from claims.choices import ClaimFlag, ClaimStatus
 from claims.csv_import import compensations_import_csv
-from claims.documents import bordereau_pdf_make
+from claims.lifecycle import claim_assign
 from claims.models import (
     Claim,
     ClaimMessage,
@@ -33,11 +33,13 @@ from claims.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from claims.reconciliation import reconciliation_start
+from claims.outputs.bordereaux import ROWS as BORDEREAU_KINDS
+from claims.outputs.documents import bordereau_pdf_make
+from claims.pages.files import evidence_file
+from claims.reconciliation.run import reconciliation_start
 from claims.selectors import claim_sla_breached, claims_with_money, sla_breached_q
 from claims.tasks import reconciliation_run_task
-from claims.views import evidence_file
-from claims.workbench import claim_actions_for, outcome_message
+from claims.thread import claim_message_post
 from policies.admin import ReadOnlyInline, ViewOnlyAdmin
 from policies.errors import DomainError
 from policies.models import Marketplace
@@ -335,7 +337,7 @@ class ClaimAdmin(ViewOnlyAdmin):
         assigned = 0
         for claim_id in queryset.values_list("pk", flat=True):
             try:
-                lifecycle.claim_assign(claim_id=claim_id, adjuster=request.user)
+                claim_assign(claim_id=claim_id, adjuster=request.user)
             except DomainError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return
@@ -398,7 +400,7 @@ class ClaimAdmin(ViewOnlyAdmin):
         extra = {}
         if claim is not None:
             extra = {
-                "calculation": lifecycle.claim_calculate(claim=claim),
+                "calculation": claim_calculate(claim=claim),
                 "claim": claim,
                 "flag_labels": [ClaimFlag(f).label for f in claim.flags if f in ClaimFlag.values],
                 "claim_actions": [
@@ -445,9 +447,7 @@ class ClaimAdmin(ViewOnlyAdmin):
         try:
             if not form.is_valid():
                 raise DomainError("message_required", _("The message is empty."))
-            services.claim_message_post(
-                claim_id=claim.pk, user=request.user, body=form.cleaned_data["body"]
-            )
+            claim_message_post(claim_id=claim.pk, user=request.user, body=form.cleaned_data["body"])
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
         else:

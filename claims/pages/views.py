@@ -16,12 +16,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
-from claims import lifecycle, services
+from claims import lifecycle
+from claims.assessment import claim_calculate
 from claims.choices import ClaimFlag, ClaimStatus, DocumentKind, MessageAuthor
-from claims.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
+from claims.filing import claim_file_with_evidence, claim_preview
 from claims.models import Document, Evidence
+from claims.pages.files import evidence_file
+from claims.pages.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
 from claims.selectors import policy_usage, seller_claim_get, seller_claims, seller_summary
-from claims.views import evidence_file
+from claims.thread import claim_message_post
 from policies.actors import Actor
 from policies.calculation import premium_estimate
 from policies.choices import ShipmentEventKind
@@ -283,7 +286,7 @@ def claim_new(request):
         if shipment is not None:
             try:
                 if "submit" in request.POST:
-                    claim = services.claim_file_with_evidence(
+                    claim = claim_file_with_evidence(
                         user=request.user,
                         shipment=shipment,
                         description=data["description"],
@@ -296,7 +299,7 @@ def claim_new(request):
                         % {"number": claim.number},
                     )
                     return redirect("seller:claim", number=claim.number)
-                preview = services.claim_preview(shipment=shipment, **spec)
+                preview = claim_preview(shipment=shipment, **spec)
             except DomainError as exc:
                 show_domain_error(request, exc, form)
     return render(
@@ -313,7 +316,7 @@ def claim_new(request):
 @seller_required
 def claim_detail(request, number: str):
     claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
-    calculation = lifecycle.claim_calculate(claim=claim)
+    calculation = claim_calculate(claim=claim)
     thread = list(claim.messages.all())
     return render(
         request,
@@ -366,7 +369,7 @@ def claim_answer(request, number: str):
 @seller_required
 def claim_message(request, number: str):
     def post(claim, data):
-        services.claim_message_post(claim_id=claim.pk, user=request.user, body=data["body"])
+        claim_message_post(claim_id=claim.pk, user=request.user, body=data["body"])
         messages.success(request, _("Message sent."))
 
     return _claim_action(request, number, MessageForm, post)

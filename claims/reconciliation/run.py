@@ -1,0 +1,188 @@
+"""A reconciliation run: count the marketplace's compensation on claims, chunk by chunk.
+
+A run takes the compensation records not yet counted on a claim, up to the newest id when
+it starts, and works through them in chunks of ids, each one transaction of the statements
+in `claims.reconciliation.sql`. A chunk takes only records no run has examined, and the
+run's counts move in the same transaction as the chunk: killed anywhere, the run resumes
+where it stopped and counts nothing twice. On PostgreSQL two chunks run side by side, each
+on a connection of its own.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import connection, transaction
+from django.db.models import F, Max, Min, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from claims.choices import (
+    RunState,
+)
+from claims.models import (
+    MarketplaceCompensation,
+    ReconciliationRun,
+)
+from claims.reconciliation.sql import (
+    CLAIMS,
+    STAGE,
+    assess_claims,
+    log_releases,
+    mark_records,
+    raise_recoveries,
+    record_discrepancies,
+    stage_records,
+    update_claims,
+)
+from claims.tasks import reconciliation_report_make_task
+
+# Larger chunks spread the per-chunk sums of payouts and the commit over more rows;
+# memory grows with the chunk (about 210 MiB peak at this size, two at once), not the run.
+CHUNK = ReconciliationRun._meta.get_field("chunk").default
+
+
+@dataclass
+class ChunkCounts:
+    processed: int = 0
+    matched: int = 0
+    discrepancies: int = 0
+    recoveries: int = 0
+    released: int = 0
+
+
+def reconciliation_start(*, trigger: str, user=None, chunk: int = CHUNK) -> ReconciliationRun:
+    """Return the run under way, or a new one over the records not yet counted, in chunks
+    of `chunk` records."""
+    with transaction.atomic():
+        running = ReconciliationRun.objects.select_for_update().filter(state=RunState.RUNNING)
+        if run := running.first():
+            return run
+        # A record is examined once; one left without a claim is attached when a
+        # claim for its shipment is filed later (claims/matching.py).
+        pending = MarketplaceCompensation.objects.filter(run=None, claim=None)
+        bounds = pending.aggregate(low=Min("pk"), top=Max("pk"))
+        return ReconciliationRun.objects.create(
+            state=RunState.RUNNING,
+            trigger=trigger,
+            triggered_by=user,
+            started_at=timezone.now(),
+            total=pending.count(),
+            cursor=(bounds["low"] or 1) - 1,
+            upper_bound=bounds["top"] or 0,
+            chunk=chunk,
+        )
+
+
+def reconciliation_run(*, run_id: int, workers: int = 1) -> ReconciliationRun:
+    """Work through the run's records, `workers` chunks at a time; return the run when done.
+
+    Chunks are the run's fixed slices of ids, and what is left to do is read
+    from the records themselves (not yet examined), so any number of drivers,
+    started anew after a crash or side by side, share the work and do each
+    record once.
+    """
+    run = ReconciliationRun.objects.get(pk=run_id)
+    # SQLite lets one writer in at a time: a second connection would only wait. Inside a
+    # transaction, another connection would not see what it has not committed.
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        workers = 1
+    chunk = run.chunk
+    while run.state == RunState.RUNNING and (first := _first_pending(run)) is not None:
+        cells = range((first - 1) // chunk, (run.upper_bound - 1) // chunk + 1)
+        _each(
+            [partial(_reconcile_chunk, run_id=run.pk, cell=cell, chunk=chunk) for cell in cells],
+            workers=workers,
+        )
+        run.refresh_from_db()
+    if run.state == RunState.RUNNING:
+        with transaction.atomic():
+            run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+            if run.state == RunState.RUNNING:
+                run.unmatched = max(0, run.total - run.matched)
+                run.state = RunState.DONE
+                run.finished_at = timezone.now()
+                run.save()
+                transaction.on_commit(lambda: reconciliation_report_make_task.delay(run_id=run_id))
+    return run
+
+
+def _first_pending(run: ReconciliationRun) -> int | None:
+    pending = MarketplaceCompensation.objects.filter(run=None, claim=None, pk__lte=run.upper_bound)
+    return pending.aggregate(first=Min("pk"))["first"]
+
+
+def _each(calls: list, *, workers: int) -> None:
+    """Make the calls, `workers` at a time, each thread on a database connection of its own."""
+    if workers == 1 or len(calls) == 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_on_own_connection, call) for call in calls]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            # The run is failed by its caller: the chunks not yet begun need not run first.
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _on_own_connection(call) -> None:
+    try:
+        call()
+    finally:
+        connection.close()
+
+
+@transaction.atomic
+def _reconcile_chunk(*, run_id: int, cell: int, chunk: int) -> None:
+    """Reconcile the records with ids in (cell × chunk, (cell + 1) × chunk] not yet examined."""
+    now = timezone.now()
+    counts = ChunkCounts()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Two drivers of one run (a redelivered task beside a live one) take turns on a
+            # chunk: the second then finds its records examined and counts nothing.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [run_id, cell])
+            # Index lookups and small joins: compiling them costs more than it saves.
+            cursor.execute("SET LOCAL jit = off")
+        # A run this connection cannot see at all is an error, not work done.
+        state, upper_bound = (
+            ReconciliationRun.objects.filter(pk=run_id).values_list("state", "upper_bound").get()
+        )
+        if state != RunState.RUNNING:
+            return
+        hi = min((cell + 1) * chunk, upper_bound)
+        stage_records(cursor, cell * chunk, hi)
+        cursor.execute(f"SELECT COUNT(*), COUNT(claim_id) FROM {STAGE}")
+        counts.processed, counts.matched = cursor.fetchone()
+        mark_records(cursor, run_id, now)
+        counts.discrepancies = record_discrepancies(cursor, run_id)
+        if counts.matched:
+            assess_claims(cursor)
+            update_claims(cursor, now)
+            counts.recoveries = raise_recoveries(cursor, now)
+            counts.released = log_releases(cursor, now)
+            cursor.execute(f"DROP TABLE {CLAIMS}")
+        cursor.execute(f"DROP TABLE {STAGE}")
+        if connection.vendor == "postgresql":
+            # Check the foreign keys now, while the run's row is not yet locked below, so
+            # the other chunk's driver does not wait for those checks at this commit.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    ReconciliationRun.objects.filter(pk=run_id).update(
+        cursor=Greatest("cursor", Value(hi)),
+        processed=F("processed") + counts.processed,
+        matched=F("matched") + counts.matched,
+        discrepancies_found=F("discrepancies_found") + counts.discrepancies,
+        recoveries_raised=F("recoveries_raised") + counts.recoveries,
+        claims_released=F("claims_released") + counts.released,
+    )
+
+
+def reconciliation_fail(*, run_id: int, error: str) -> None:
+    ReconciliationRun.objects.filter(pk=run_id, state=RunState.RUNNING).update(
+        state=RunState.FAILED, error=error[:5000], finished_at=timezone.now()
+    )

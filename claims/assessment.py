@@ -1,6 +1,7 @@
 """A claim's assessment: its payable, its flags, its due date and every time window it runs on."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -9,11 +10,9 @@ from claims.calculation import (
     calculate_payable,
 )
 from claims.choices import (
+    ClaimFlag,
+    ClaimSource,
     ClaimStatus,
-)
-from claims.eligibility import (
-    is_marketplace_verified,
-    judgement_flags,
 )
 from claims.models import (
     Claim,
@@ -24,6 +23,7 @@ from claims.selectors import (
     policy_usage,
 )
 from policies.calendar import add_working_days
+from policies.choices import COVER_BY_PERIL, EVENT_KIND_BY_PERIL, Cover, Peril
 from policies.models import Shipment, ShipmentEvent
 
 DECISION_WORKING_DAYS = 14
@@ -41,6 +41,19 @@ INFO_REPLY_WINDOW_DAYS = 30
 def event_key(*, shipment: Shipment, peril: str, event_date: dt.date) -> str:
     """Return the key of the loss event: same order, same kind of event, same day."""
     return f"{shipment.order_id}|{peril}|{event_date.isoformat()}"
+
+
+# The one flag a release clears: the wait it names is what the release ends. The set-based
+# release of reconciliation (claims/reconciliation/sql.py) removes this same flag.
+RELEASE_CLEARS = ClaimFlag.COMPENSATION_WAIT_PENDING
+
+
+def release_flags(*, flags: list[str]) -> list[str]:
+    """Return the flags a released claim keeps: the judgement of its submission, less the wait.
+
+    Nothing but the compensation is new at release, so the rest of that judgement stands.
+    """
+    return [flag for flag in flags if flag != RELEASE_CLEARS]
 
 
 def claim_due_on(claim: Claim) -> dt.date | None:
@@ -66,7 +79,7 @@ def claim_calculate(*, claim: Claim) -> Calculation:
         event_paid_by_others=event_paid_by_others(claim=claim),
         aggregate_limit=version.aggregate_limit,
         policy_paid_by_others=usage.paid,
-        policy_recovered=usage.recovered,
+        policy_recovery_received=usage.recovery_received,
     )
 
 
@@ -80,9 +93,21 @@ def claim_recalculate(*, claim: Claim) -> Calculation:
     return calc
 
 
-def compensation_known(claim: Claim, today: dt.date) -> bool:
-    wait = claim.policy.product_version.cargo_compensation_wait_days
-    return claim.compensations.exists() or today >= claim.event_date + dt.timedelta(days=wait)
+def compensation_wait_over(*, event_date: dt.date, wait_days: int, on: dt.date) -> bool:
+    """Whether the marketplace's time to compensate a loss of `event_date` has run out by `on`.
+
+    Past it, a compensation not received is taken as zero.
+    """
+    return on >= event_date + dt.timedelta(days=wait_days)
+
+
+def compensation_known(*, claim: Claim, received: bool, today: dt.date) -> bool:
+    """Whether the claim's compensation is known: some was `received`, or the wait is over."""
+    return received or compensation_wait_over(
+        event_date=claim.event_date,
+        wait_days=claim.policy.product_version.cargo_compensation_wait_days,
+        on=today,
+    )
 
 
 def claim_flags(
@@ -119,3 +144,59 @@ def claim_flags(
             source=claim.source, peril=claim.peril, event_kinds=event_kinds
         ),
     )
+
+
+def is_marketplace_verified(*, source: str, peril: str, event_kinds: set[str]) -> bool:
+    """Whether the marketplace itself vouches for the loss: it sent the claim or the event."""
+    return source in (ClaimSource.MARKETPLACE, ClaimSource.REPORT) or (
+        EVENT_KIND_BY_PERIL[peril] in event_kinds
+    )
+
+
+def judgement_flags(
+    *,
+    peril: str,
+    event_date: dt.date,
+    notified_on: dt.date,
+    claimed_amount: Decimal,
+    declared_value: Decimal,
+    known_fee: Decimal | None,
+    category: str,
+    notification_window_days: int,
+    max_declared_value: Decimal | None,
+    excluded_categories: list[str],
+    compensation_wait_days: int,
+    compensation_known: bool,
+    marketplace_verified: bool,
+) -> list[str]:
+    """Return the codes of the judgement rules the claim trips, in a stable order.
+
+    None of them refuses the claim: each only sends it to an adjuster. Late
+    notice in particular is no ground to refuse by itself.
+    """
+    flags = []
+    if notified_on > event_date + dt.timedelta(days=notification_window_days):
+        flags.append(ClaimFlag.LATE_NOTICE)
+    if max_declared_value is not None and declared_value > max_declared_value:
+        flags.append(ClaimFlag.VALUE_ABOVE_MAXIMUM)
+    excluded = {c.strip().casefold() for c in excluded_categories}
+    if category and category.strip().casefold() in excluded:
+        flags.append(ClaimFlag.EXCLUDED_CATEGORY)
+    if (
+        peril == Peril.LOSS
+        and not compensation_known
+        and not compensation_wait_over(
+            event_date=event_date, wait_days=compensation_wait_days, on=notified_on
+        )
+    ):
+        flags.append(ClaimFlag.COMPENSATION_WAIT_PENDING)
+    ceiling = (
+        known_fee
+        if COVER_BY_PERIL[peril] == Cover.RETURN_LOGISTICS and known_fee is not None
+        else declared_value
+    )
+    if claimed_amount > ceiling:
+        flags.append(ClaimFlag.AMOUNT_ABOVE_VALUE)
+    if not marketplace_verified:
+        flags.append(ClaimFlag.NOT_MARKETPLACE_VERIFIED)
+    return [str(flag) for flag in flags]

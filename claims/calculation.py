@@ -1,4 +1,10 @@
-"""The rules of money (DESIGN §4): pure functions over Decimal, no ORM, no clock."""
+"""The rules of money: pure functions over Decimal, no ORM, no clock.
+
+A claim's payable is its assessed loss less the marketplace's compensation, less the
+deductible, and at most the cover's per-claim limit, the per-event limit less what the
+event's other claims were paid, and the aggregate limit less what the policy paid plus the
+recoveries received. Payouts less recoveries plus compensation never exceed the loss.
+"""
 
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -50,12 +56,12 @@ def calculate_payable(
     event_paid_by_others: Decimal,
     aggregate_limit: Decimal,
     policy_paid_by_others: Decimal,
-    policy_recovered: Decimal,
+    policy_recovery_received: Decimal,
 ) -> Calculation:
     """Return the calculation of one claim's payable amount.
 
     `*_paid_by_others` are the payouts on the other claims of the same event or
-    policy; `policy_recovered` is what sellers have paid back on the policy,
+    policy; `policy_recovery_received` is what sellers have paid back on the policy,
     which frees aggregate limit again. The payable is never negative and never
     exceeds the loss less the marketplace's compensation, nor any limit.
     """
@@ -68,7 +74,8 @@ def calculate_payable(
         else max(ZERO, money(per_event_limit) - money(event_paid_by_others))
     )
     aggregate_room = max(
-        ZERO, money(aggregate_limit) - money(policy_paid_by_others) + money(policy_recovered)
+        ZERO,
+        money(aggregate_limit) - money(policy_paid_by_others) + money(policy_recovery_received),
     )
     payable, limit_applied = after_deductible, LimitApplied.NONE
     for room, code in (

@@ -1,4 +1,8 @@
-"""Claim states, sources, flags and reason codes: the strings of the product brief."""
+"""Claim states, sources, flags and reason codes.
+
+The values are stored, sent in the API and its webhooks, and named in reports: they never
+change; the labels may.
+"""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -130,16 +134,6 @@ class MessageAuthor(models.TextChoices):
     SELLER = "seller", _("Seller")
     ADJUSTER = "adjuster", _("Adjuster")
     SYSTEM = "system", _("System")
-
-
-class DocumentKind(models.TextChoices):
-    POLICY_CERTIFICATE = "policy_certificate", _("Policy certificate")
-    CLAIM_ACKNOWLEDGEMENT = "claim_acknowledgement", _("Claim acknowledgement")
-    SETTLEMENT_ACT = "settlement_act", _("Settlement act")
-    REJECTION_LETTER = "rejection_letter", _("Rejection letter")
-    RECONCILIATION_REPORT = "reconciliation_report", _("Reconciliation report")
-    PREMIUM_BORDEREAU = "premium_bordereau", _("Premium bordereau")
-    CLAIMS_BORDEREAU = "claims_bordereau", _("Claims bordereau")
 
 
 class RunState(models.TextChoices):

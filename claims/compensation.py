@@ -3,10 +3,11 @@ counts on, and the recoveries raised when it comes after a payout.
 """
 
 import datetime as dt
+from collections.abc import Container, Iterable
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,15 +32,12 @@ from policies.choices import (
     ActorKind,
     Peril,
 )
-from policies.errors import DomainError
+from policies.errors import DomainError, ErrorCode
 from policies.ingest import (
-    CREATED,
     ERROR,
-    UNCHANGED,
     ItemResult,
+    bulk_write,
     by_external_id,
-    conflict,
-    differing_values,
     ensure_valid,
     insert_values,
     item_seller,
@@ -79,34 +77,60 @@ def claim_for_compensation(
     return fitting[0] if fitting else None
 
 
-def unmatched_for_shipment(*, shipment: Shipment) -> QuerySet[MarketplaceCompensation]:
-    """Return the payouts not yet counted that name the shipment, linked to it or not yet."""
-    return MarketplaceCompensation.objects.filter(
-        Q(shipment_id=shipment.pk)
+def unmatched_for_shipments(
+    *, shipments: Iterable[Shipment]
+) -> dict[int, list[MarketplaceCompensation]]:
+    """Return, per shipment id, the records not yet counted on a claim that name it.
+
+    A record names a shipment when it is linked to it, or when it is not linked yet
+    (the shipment arrived after the record) but carries the shipment's marketplace,
+    seller and external id. One query however many shipments.
+    """
+    shipments = list(shipments)
+    by_reference = {(s.marketplace_id, s.seller_id, s.external_id): s.pk for s in shipments}
+    records = MarketplaceCompensation.objects.filter(
+        Q(shipment_id__in={s.pk for s in shipments})
         | Q(
+            # The marketplace first, so the lookup uses its index on a large table.
             shipment=None,
-            marketplace_id=shipment.marketplace_id,
-            seller_id=shipment.seller_id,
-            shipment_external_id=shipment.external_id,
+            marketplace_id__in={s.marketplace_id for s in shipments},
+            shipment_external_id__in={s.external_id for s in shipments},
         ),
         claim=None,
     )
+    found: dict[int, list[MarketplaceCompensation]] = {}
+    for record in records:
+        shipment_id = record.shipment_id or by_reference.get(
+            (record.marketplace_id, record.seller_id, record.shipment_external_id)
+        )
+        if shipment_id is not None:
+            found.setdefault(shipment_id, []).append(record)
+    return found
 
 
-def compensations_attach_unmatched(*, claim: Claim) -> int:
-    """Count on `claim` the payouts already received for its shipment that fit its peril.
-
-    The marketplace often pays before the seller files; its payout still
-    reduces the loss. Return how many records were attached.
-    """
-    ids = [
-        compensation.pk
-        for compensation in unmatched_for_shipment(shipment=claim.shipment)
-        if compensation_fits(reason=compensation.reason, peril=claim.peril)
+def compensations_fitting(
+    *, records: Iterable[MarketplaceCompensation], peril: str, taken: Container[int] = ()
+) -> list[MarketplaceCompensation]:
+    """Return the records among `records` that reduce a loss by `peril`, but those `taken`."""
+    return [
+        record
+        for record in records
+        if compensation_fits(reason=record.reason, peril=peril) and record.pk not in taken
     ]
-    return MarketplaceCompensation.objects.filter(pk__in=ids, claim=None).update(
-        claim=claim, shipment=claim.shipment, matched_at=timezone.now()
-    )
+
+
+def compensations_attach(*, counted_on: dict[int, Claim], at: dt.datetime) -> None:
+    """Count each record (by id) on its claim in `counted_on`, unless counted meanwhile.
+
+    The marketplace often pays before the seller files; its payout still reduces the loss.
+    """
+    by_claim: dict[int, tuple[Claim, list[int]]] = {}
+    for record_id, claim in counted_on.items():
+        by_claim.setdefault(claim.pk, (claim, []))[1].append(record_id)
+    for claim, record_ids in by_claim.values():
+        MarketplaceCompensation.objects.filter(pk__in=record_ids, claim=None).update(
+            claim=claim, shipment=claim.shipment, matched_at=at
+        )
 
 
 # What a replayed record is compared on; a relation by its key.
@@ -136,62 +160,56 @@ def compensations_record_bulk(
             ids=(i["shipment"] for i in items),
             fields=("pk", "seller"),
         )
-        existing = values_by_external_id(
-            MarketplaceCompensation.objects,
-            marketplace=marketplace,
-            ids=(i["external_id"] for i in items),
-            fields=COMPENSATION_VALUES,
-        )
-        results, new = [], {}
-        for item in items:
-            external_id = item["external_id"]
+
+        def item_values(item):
             seller = item_seller(item, sellers=sellers, marketplace=marketplace)
             if seller is None:
-                results.append(ItemResult.error(external_id, unknown_seller()))
-                continue
-            values = {
+                return ItemResult.error(item["external_id"], unknown_seller())
+            return {
                 "seller": seller.pk,
                 "shipment_external_id": item["shipment"],
                 "reason": item["reason"],
                 "amount": item["amount"],
                 "paid_on": item["paid_on"],
             }
-            stored = existing.get(external_id) or new.get(external_id)
-            if stored is not None:
-                if differing := differing_values(stored, values):
-                    results.append(conflict(external_id, differing))
-                else:
-                    status = UNCHANGED if external_id in existing else CREATED
-                    results.append(ItemResult(external_id, status))
-                continue
+
+        def new_record(item, values):
             shipment = shipments.get(item["shipment"])
-            if shipment is not None and shipment["seller"] != seller.pk:
-                results.append(
-                    ItemResult.error(
-                        external_id, {"shipment": [_("The shipment belongs to another seller.")]}
-                    )
+            if shipment is not None and shipment["seller"] != values["seller"]:
+                return ItemResult.error(
+                    item["external_id"],
+                    {"shipment": [_("The shipment belongs to another seller.")]},
                 )
-                continue
-            new[external_id] = {**values, "shipment": shipment and shipment["pk"]}
-            results.append(ItemResult(external_id, CREATED))
-        insert_values(
-            MarketplaceCompensation,
-            [
-                {
-                    "marketplace_id": marketplace.pk,
-                    "external_id": external_id,
-                    "seller_id": row["seller"],
-                    "shipment_external_id": row["shipment_external_id"],
-                    "shipment_id": row["shipment"],
-                    "reason": row["reason"],
-                    "amount": row["amount"],
-                    "paid_on": row["paid_on"],
-                    "source": source,
-                }
-                for external_id, row in new.items()
-            ],
+            return {**values, "shipment": shipment and shipment["pk"]}
+
+        def insert(rows):
+            insert_values(
+                MarketplaceCompensation,
+                [
+                    {
+                        "marketplace_id": marketplace.pk,
+                        "external_id": external_id,
+                        "seller_id": row["seller"],
+                        "shipment_external_id": row["shipment_external_id"],
+                        "shipment_id": row["shipment"],
+                        "reason": row["reason"],
+                        "amount": row["amount"],
+                        "paid_on": row["paid_on"],
+                        "source": source,
+                    }
+                    for external_id, row in rows.items()
+                ],
+            )
+
+        return bulk_write(
+            marketplace=marketplace,
+            items=items,
+            stored=MarketplaceCompensation.objects,
+            compared=COMPENSATION_VALUES,
+            values=item_values,
+            new=new_record,
+            insert=insert,
         )
-        return results
 
     results = with_retry_on_race(write)
     if with_records:
@@ -314,7 +332,7 @@ def recovery_receive(
     recovery = Recovery.objects.select_for_update().get(pk=recovery_id)
     if actor.kind == ActorKind.USER and not actor.user.has_perm("claims.pay_claim"):
         raise PermissionDeniedError(
-            ClaimErrorCode.PERMISSION_DENIED, _("You may not record money received.")
+            ErrorCode.PERMISSION_DENIED, _("You may not record money received.")
         )
     if recovery.status == RecoveryStatus.RECEIVED:
         raise DomainError(

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from claims.choices import CompensationReason, CompensationSource
 from claims.compensation import compensations_record_bulk
 from claims.models import MarketplaceCompensation
-from policies.errors import DomainError
+from policies.errors import DomainError, ErrorCode
 from policies.ingest import CREATED, ERROR
 from policies.models import Marketplace
 
@@ -85,7 +85,7 @@ def _columns(header: list[str]) -> dict[str, int]:
             columns[name] = index
     if missing:
         raise DomainError(
-            "invalid_file",
+            ErrorCode.INVALID_FILE,
             _("The file has no column for: %(columns)s. Expected headers such as %(examples)s.")
             % {
                 "columns": ", ".join(missing),
@@ -225,16 +225,16 @@ def compensations_import_csv(
                 if progress:
                     progress(report.rows)
         except StopIteration:
-            raise DomainError("invalid_file", _("The file is empty.")) from None
+            raise DomainError(ErrorCode.INVALID_FILE, _("The file is empty.")) from None
         except UnicodeDecodeError as exc:
             raise DomainError(
-                "invalid_file",
+                ErrorCode.INVALID_FILE,
                 _("The file is not UTF-8 text (byte %(position)s): save it as CSV UTF-8.")
                 % {"position": exc.start},
             ) from exc
         except csv.Error as exc:
             message = _("The file is not a readable CSV: %s") % exc
-            raise DomainError("invalid_file", message) from exc
+            raise DomainError(ErrorCode.INVALID_FILE, message) from exc
     if progress:
         progress(report.rows)
     report.errors.sort()

@@ -6,19 +6,14 @@ from policies.errors import DomainError
 class ClaimErrorCode(StrEnum):
     CLAIM_NOT_ELIGIBLE = "claim_not_eligible"
     OVER_AUTHORITY_LIMIT = "over_authority_limit"
-    PERMISSION_DENIED = "permission_denied"
     TRANSITION_NOT_ALLOWED = "transition_not_allowed"
-    INVALID_FILE = "invalid_file"
     TOO_MANY_FILES = "too_many_files"
-    NOTE_REQUIRED = "note_required"
     REASON_REQUIRED = "reason_required"
     MESSAGE_REQUIRED = "message_required"
     ASSESSED_ABOVE_CLAIMED = "assessed_above_claimed"
     NOT_UNDER_REVIEW = "not_under_review"
     NOTHING_PAYABLE = "nothing_payable"
-    ALREADY_PAID = "already_paid"
     RECOVERY_ALREADY_RECEIVED = "recovery_already_received"
-    SELLER_MISMATCH = "seller_mismatch"
 
 
 class PermissionDeniedError(DomainError):

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from claims.errors import ClaimErrorCode
 from claims.models import Claim, Evidence
-from policies.errors import DomainError
+from policies.errors import DomainError, ErrorCode
 from policies.models import User
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
@@ -40,7 +40,7 @@ def evidence_add(*, claim: Claim, upload: UploadedFile, user: User | None) -> Ev
         )
     if upload.size > MAX_EVIDENCE_BYTES:
         raise DomainError(
-            ClaimErrorCode.INVALID_FILE,
+            ErrorCode.INVALID_FILE,
             _("%(name)s is larger than 10 MB.") % {"name": name},
             fields={"files": [_("%(name)s is larger than 10 MB.") % {"name": name}]},
         )
@@ -48,7 +48,7 @@ def evidence_add(*, claim: Claim, upload: UploadedFile, user: User | None) -> Ev
     content_type = sniff_content_type(upload.read(16))
     if content_type is None:
         raise DomainError(
-            ClaimErrorCode.INVALID_FILE,
+            ErrorCode.INVALID_FILE,
             _("%(name)s is not a JPEG, PNG or PDF file.") % {"name": name},
             fields={"files": [_("%(name)s is not a JPEG, PNG or PDF file.") % {"name": name}]},
         )

@@ -3,11 +3,11 @@ events open. Every claim, whoever files it, goes through `claims_file_many`.
 """
 
 import datetime as dt
+from collections.abc import Container
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,18 +15,21 @@ from claims.assessment import (
     claim_calculate,
     claim_due_on,
     claim_flags,
-    claim_recalculate,
+    compensation_known,
     event_key,
 )
-from claims.calculation import Calculation, compensation_fits
+from claims.calculation import Calculation
 from claims.choices import ClaimSource, ClaimStatus
-from claims.compensation import compensations_attach_unmatched
+from claims.compensation import (
+    compensations_attach,
+    compensations_fitting,
+    unmatched_for_shipments,
+)
 from claims.eligibility import (
     check_hard_rules,
     covering_policies,
     hard_rule_violation,
     not_eligible,
-    policy_covering,
 )
 from claims.errors import ClaimNotEligible
 from claims.evidence import evidence_add
@@ -39,21 +42,24 @@ from claims.models import (
 )
 from claims.outputs.notifications import sellers_notify_later
 from claims.outputs.webhooks import StatusChange, webhooks_status_changed_many
-from claims.tasks import claim_acknowledgement_make_task, claim_triage_task, claims_triage_task
+from claims.tasks import claim_acknowledgement_make_task, claims_triage_task
 from policies.actors import Actor
 from policies.calculation import ZERO
 from policies.choices import COVER_BY_PERIL, PERIL_BY_EVENT_KIND, ShipmentEventKind
-from policies.errors import DomainError
+from policies.errors import DomainError, ErrorCode
 from policies.ingest import (
     CREATED,
     UNCHANGED,
     ItemResult,
+    bulk_write,
     by_external_id,
     field_errors,
-    replay_result,
+    policy_on,
     shipment_events_record_bulk,
+    unknown_shipment,
 )
 from policies.models import Marketplace, Policy, Seller, Shipment, ShipmentEvent, User
+from policies.outbox import outbox_enqueue
 from policies.services import new_reference
 
 
@@ -69,6 +75,56 @@ class ClaimSpec:
     source: str
     description: str = ""
     external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionFacts:
+    """What submitting claims on some shipments reads, in one query per table."""
+
+    event_kinds: dict[int, set[str]]
+    unmatched: dict[int, list[MarketplaceCompensation]]
+
+
+def submission_facts(*, shipments: list[Shipment]) -> SubmissionFacts:
+    """Return the shipments' event kinds and the compensation not yet counted for them."""
+    event_kinds: dict[int, set[str]] = {}
+    for shipment_id, kind in ShipmentEvent.objects.filter(
+        shipment_id__in={s.pk for s in shipments}
+    ).values_list("shipment_id", "kind"):
+        event_kinds.setdefault(shipment_id, set()).add(kind)
+    return SubmissionFacts(
+        event_kinds=event_kinds, unmatched=unmatched_for_shipments(shipments=shipments)
+    )
+
+
+def submission_prepare(
+    *,
+    claim: Claim,
+    facts: SubmissionFacts,
+    today: dt.date,
+    now: dt.datetime,
+    taken: Container[int] = (),
+) -> list[MarketplaceCompensation]:
+    """Set on `claim` what its submission sets; return the compensation records it counts.
+
+    The one submission step of a batch and of a draft submitted alone: the records
+    already received for its shipment that fit its peril (but those `taken` by another
+    claim of the batch), its flags with what is known of the compensation now, and the
+    start of its service clock. Its payable is worked out by the triage that follows.
+    """
+    counted = compensations_fitting(
+        records=facts.unmatched.get(claim.shipment_id, []), peril=claim.peril, taken=taken
+    )
+    claim.compensation_amount = sum((record.amount for record in counted), ZERO)
+    claim.submitted_at = now
+    claim.sla_started_on = today
+    claim.flags = claim_flags(
+        claim=claim,
+        today=today,
+        compensation_known=compensation_known(claim=claim, received=bool(counted), today=today),
+        event_kinds=facts.event_kinds.get(claim.shipment_id, set()),
+    )
+    return counted
 
 
 def claims_file_many(
@@ -90,43 +146,10 @@ def claims_file_many(
         taken = set(
             Claim.objects.filter(shipment_id__in=shipment_ids).values_list("shipment_id", "peril")
         )
-        event_kinds: dict[int, set[str]] = {}
-        unmatched: dict[int, list[MarketplaceCompensation]] = {}
-        if submit:
-            for shipment_id, kind in ShipmentEvent.objects.filter(
-                shipment_id__in=shipment_ids
-            ).values_list("shipment_id", "kind"):
-                event_kinds.setdefault(shipment_id, set()).add(kind)
-            by_reference = {
-                (
-                    spec.shipment.marketplace_id,
-                    spec.shipment.seller_id,
-                    spec.shipment.external_id,
-                ): spec.shipment.pk
-                for spec in specs
-            }
-            for compensation in MarketplaceCompensation.objects.filter(
-                Q(shipment_id__in=shipment_ids)
-                | Q(
-                    # The marketplace first, so the lookup uses its index on a large table.
-                    shipment=None,
-                    marketplace_id__in={spec.shipment.marketplace_id for spec in specs},
-                    shipment_external_id__in={spec.shipment.external_id for spec in specs},
-                ),
-                claim=None,
-            ):
-                shipment_id = compensation.shipment_id or by_reference.get(
-                    (
-                        compensation.marketplace_id,
-                        compensation.seller_id,
-                        compensation.shipment_external_id,
-                    )
-                )
-                if shipment_id is not None:
-                    unmatched.setdefault(shipment_id, []).append(compensation)
+        facts = submission_facts(shipments=[spec.shipment for spec in specs]) if submit else None
         answers, claims, attach = [], [], {}
         for spec in specs:
-            policy = policy_covering(policies.get(spec.seller.pk, []), spec.event_date)
+            policy = policy_on(policies.get(spec.seller.pk, []), spec.event_date)
             code = hard_rule_violation(
                 seller=spec.seller,
                 shipment=spec.shipment,
@@ -161,34 +184,22 @@ def claims_file_many(
                 status_changed_at=now,
             )
             if errors := field_errors(claim):
-                answers.append(DomainError("validation_error", _("Invalid input."), fields=errors))
+                answers.append(
+                    DomainError(ErrorCode.VALIDATION_ERROR, _("Invalid input."), fields=errors)
+                )
                 continue
             if submit:
-                fitting = [
-                    c
-                    for c in unmatched.get(spec.shipment.pk, [])
-                    if compensation_fits(reason=c.reason, peril=spec.peril) and c.pk not in attach
-                ]
-                attach.update({c.pk: claim for c in fitting})
-                claim.compensation_amount = sum((c.amount for c in fitting), ZERO)
-                claim.submitted_at = now
-                claim.sla_started_on = today
-                claim.flags = claim_flags(
-                    claim=claim,
-                    today=today,
-                    compensation_known=False,
-                    event_kinds=event_kinds.get(spec.shipment.pk, set()),
+                counted = submission_prepare(
+                    claim=claim, facts=facts, taken=attach.keys(), today=today, now=now
                 )
+                attach.update({record.pk: claim for record in counted})
                 claim.due_on = claim_due_on(claim)
             claims.append(claim)
             answers.append(claim)
         with transaction.atomic():
             Claim.objects.bulk_create(claims)
         _log_filing(claims=claims, actor=actor, at=now, submitted=submit)
-        for compensation_id, claim in attach.items():
-            MarketplaceCompensation.objects.filter(pk=compensation_id, claim=None).update(
-                claim=claim, shipment=claim.shipment, matched_at=now
-            )
+        compensations_attach(counted_on=attach, at=now)
         if submit:
             claims_submitted(claims=claims, at=now)
         return answers
@@ -325,11 +336,8 @@ def claim_preview(
         claimed_amount=claimed_amount,
         today=today,
     )
-    received = [
-        c
-        for c in MarketplaceCompensation.objects.filter(shipment=shipment, claim=None)
-        if compensation_fits(reason=c.reason, peril=peril)
-    ]
+    facts = submission_facts(shipments=[shipment])
+    received = compensations_fitting(records=facts.unmatched.get(shipment.pk, []), peril=peril)
     claim = Claim(
         seller=seller,
         shipment=shipment,
@@ -343,11 +351,15 @@ def claim_preview(
         compensation_amount=sum((c.amount for c in received), ZERO),
         source=ClaimSource.SELLER,
     )
-    wait = policy.product_version.cargo_compensation_wait_days
-    known = bool(received) or today >= event_date + dt.timedelta(days=wait)
+    known = compensation_known(claim=claim, received=bool(received), today=today)
     return ClaimPreview(
         policy=policy,
-        flags=claim_flags(claim=claim, today=today, compensation_known=known),
+        flags=claim_flags(
+            claim=claim,
+            today=today,
+            compensation_known=known,
+            event_kinds=facts.event_kinds.get(shipment.pk, set()),
+        ),
         compensation=claim.compensation_amount,
         calculation=claim_calculate(claim=claim),
     )
@@ -423,47 +435,51 @@ def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[Ite
         marketplace=marketplace,
         ids=(i["shipment"] for i in items),
     )
-    existing = by_external_id(
-        Claim.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
-    )
-    results: list[ItemResult | None] = []
-    specs, positions = [], []
-    for item in items:
-        external_id = item["external_id"]
+    specs: dict[str, ClaimSpec] = {}
+
+    def item_values(item):
         shipment = shipments.get(item["shipment"])
         if shipment is None:
-            results.append(ItemResult.error(external_id, {"shipment": [_("Unknown shipment.")]}))
-            continue
-        values = {
+            return ItemResult.error(item["external_id"], unknown_shipment())
+        return {
             "shipment": shipment,
             "peril": item["peril"],
             "claimed_amount": item["claimed_amount"],
             "event_date": item["event_date"],
             "description": item.get("description", ""),
         }
-        if (stored := existing.get(external_id)) is not None:
-            results.append(replay_result(stored, values))
-            continue
-        positions.append(len(results))
-        results.append(None)
-        specs.append(
-            ClaimSpec(
-                seller=shipment.seller,
-                source=ClaimSource.MARKETPLACE,
-                external_id=external_id,
-                **values,
-            )
+
+    def new_claim(item, values):
+        external_id = item["external_id"]
+        specs[external_id] = ClaimSpec(
+            seller=values["shipment"].seller,
+            source=ClaimSource.MARKETPLACE,
+            external_id=external_id,
+            **values,
         )
-        # A second item with the same id in this batch is answered from this one.
-        existing[external_id] = Claim(external_id=external_id, **values)
-    answers = claims_file_many(actor=Actor.for_marketplace(marketplace), specs=specs)
-    for position, spec, answer in zip(positions, specs, answers, strict=True):
-        results[position] = (
-            ItemResult(spec.external_id, CREATED, answer)
+        # Unsaved until filed: a second item with the same id in this batch is answered
+        # from it.
+        return Claim(external_id=external_id, **values)
+
+    def file(rows):
+        answers = claims_file_many(
+            actor=Actor.for_marketplace(marketplace), specs=list(specs.values())
+        )
+        return {
+            spec.external_id: ItemResult(spec.external_id, CREATED, answer)
             if isinstance(answer, Claim)
             else ItemResult.refused(spec.external_id, answer)
-        )
-    return results
+            for spec, answer in zip(specs.values(), answers, strict=True)
+        }
+
+    return bulk_write(
+        marketplace=marketplace,
+        items=items,
+        stored=Claim.objects,
+        values=item_values,
+        new=new_claim,
+        insert=file,
+    )
 
 
 @transaction.atomic
@@ -480,19 +496,26 @@ def claim_submit(*, claim_id: int, actor: Actor) -> Claim:
         today=timezone.localdate(),
         exclude_claim_id=claim.pk,
     )
-    compensations_attach_unmatched(claim=claim)
-    claim.submitted_at = timezone.now()
-    claim.sla_started_on = timezone.localdate()
-    claim.flags = claim_flags(claim=claim, today=timezone.localdate(), compensation_known=False)
-    claim_recalculate(claim=claim)
+    today, now = timezone.localdate(), timezone.now()
+    counted = submission_prepare(
+        claim=claim, facts=submission_facts(shipments=[claim.shipment]), today=today, now=now
+    )
+    compensations_attach(counted_on={record.pk: claim for record in counted}, at=now)
     claim_transition(claim=claim, name="submit", actor=actor)
-    transaction.on_commit(lambda: claim_triage_task.delay(claim_id=claim.pk))
-    transaction.on_commit(lambda: claim_acknowledgement_make_task.delay(claim_ids=[claim.pk]))
+    submission_follow_ups(claim_ids=[claim.pk])
     return claim
 
 
+def submission_follow_ups(*, claim_ids: list[int]) -> None:
+    """Queue what follows every submission: triage, and the acknowledgement document."""
+    if claim_ids:
+        outbox_enqueue(task=claims_triage_task, claim_ids=claim_ids)
+        outbox_enqueue(task=claim_acknowledgement_make_task, claim_ids=claim_ids)
+
+
 def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
-    """Send what follows a submission: the webhooks, and one triage task after the commit."""
+    """Send what follows a batch's submission: its webhooks and e-mails in bulk, then the
+    follow-ups of every submission."""
     webhooks_status_changed_many(
         changes=[
             StatusChange(
@@ -508,7 +531,4 @@ def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
         at=at,
     )
     sellers_notify_later((claim.pk, ClaimStatus.SUBMITTED) for claim in claims)
-    ids = [claim.pk for claim in claims]
-    if ids:
-        transaction.on_commit(lambda: claims_triage_task.delay(claim_ids=ids))
-        transaction.on_commit(lambda: claim_acknowledgement_make_task.delay(claim_ids=ids))
+    submission_follow_ups(claim_ids=[claim.pk for claim in claims])

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from claims.assessment import APPEAL_WINDOW_DAYS, INFO_REPLY_WINDOW_DAYS
+from claims.assessment import APPEAL_WINDOW_DAYS, INFO_REPLY_WINDOW_DAYS, compensation_wait_over
 from claims.choices import ClaimFlag, ClaimStatus
 from claims.lifecycle import claim_close, claim_release
 from claims.models import (
@@ -24,7 +24,7 @@ def claims_release_waiting(*, today: dt.date) -> int:
     )
     released = 0
     for claim_id, event_date, wait in waiting.values_list("pk", "event_date", "wait").iterator():
-        if today >= event_date + dt.timedelta(days=wait):
+        if compensation_wait_over(event_date=event_date, wait_days=wait, on=today):
             claim_release(claim_id=claim_id)
             released += 1
     return released

@@ -1,8 +1,13 @@
-"""The claim lifecycle of DESIGN §5: one service per transition.
+"""The claim lifecycle: one service per transition, each allowed only from its source states
+and only to its actors: triage and release by the system; review, information requests,
+approval within the authority limit, rejection and reopening with a reason by adjusters;
+payment by an adjuster or the payment job; withdrawal by the seller; closing by the system
+after the 30-day appeal window or 30 days without the seller's reply. (Submission, which
+completes filing, lives in claims/filing.py.)
 
 Each service locks the claim's policy and then the claim (always in that
 order), checks who may act, moves the state through the model's transition
-method, writes the transition log and leaves side effects for after commit.
+method, writes the transition log and writes its follow-ups to the outbox.
 The state field is protected and the model carries ConcurrentTransitionMixin,
 so a second writer working from a stale copy fails instead of overwriting.
 """
@@ -15,7 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
-from claims.assessment import claim_due_on, claim_flags, claim_recalculate, compensation_known
+from claims.assessment import (
+    claim_due_on,
+    claim_flags,
+    claim_recalculate,
+    compensation_known,
+    release_flags,
+)
 from claims.calculation import triage_target
 from claims.choices import ClaimStatus, MessageAuthor, RejectionCode
 from claims.errors import ClaimErrorCode, PermissionDeniedError
@@ -37,8 +48,9 @@ from claims.tasks import (
 from policies.actors import Actor
 from policies.calendar import working_days_between
 from policies.choices import ActorKind
-from policies.errors import ConflictError, DomainError
+from policies.errors import ConflictError, DomainError, ErrorCode
 from policies.models import User
+from policies.outbox import outbox_enqueue, outbox_enqueue_many
 from policies.services import new_reference
 
 
@@ -59,7 +71,7 @@ def claim_authorize(*, claim: Claim, name: str, actor: Actor) -> None:
     )
     if not allowed:
         raise PermissionDeniedError(
-            ClaimErrorCode.PERMISSION_DENIED,
+            ErrorCode.PERMISSION_DENIED,
             _("You may not %(action)s claim %(number)s.")
             % {"action": name, "number": claim.number},
         )
@@ -98,8 +110,14 @@ def claim_transition(
 def _route(*, claim: Claim, name: str, today: dt.date) -> None:
     """Triage or release the claim to where its flags and payable send it."""
     # Releasing takes the compensation as known: paid, or zero once the wait is over.
-    known = name == "release" or compensation_known(claim, today)
-    claim.flags = claim_flags(claim=claim, today=today, compensation_known=known)
+    known = name == "release" or compensation_known(
+        claim=claim, received=claim.compensations.exists(), today=today
+    )
+    if name == "release":
+        # The judgement of submission stands; only the compensation wait is over.
+        claim.flags = release_flags(flags=claim.flags)
+    else:
+        claim.flags = claim_flags(claim=claim, today=today, compensation_known=known)
     calc = claim_recalculate(claim=claim)
     target = triage_target(
         cover=claim.cover,
@@ -111,12 +129,14 @@ def _route(*, claim: Claim, name: str, today: dt.date) -> None:
     if target == ClaimStatus.AWAITING_COMPENSATION:
         claim.sla_started_on = None
     elif name == "release":
+        # The decision clock starts anew at release, with no pause behind it.
         claim.sla_started_on = today
+        claim.sla_paused_days = 0
     if target == ClaimStatus.APPROVED:
         claim.decided_at = timezone.now()
     claim_transition(claim=claim, name=name, actor=Actor.system(), target=target)
     if target == ClaimStatus.APPROVED:
-        transaction.on_commit(lambda: claim_pay_task.delay(claim_id=claim.pk))
+        outbox_enqueue(task=claim_pay_task, claim_id=claim.pk)
 
 
 def claims_released(*, released: list[StatusChange], at: dt.datetime) -> None:
@@ -124,9 +144,12 @@ def claims_released(*, released: list[StatusChange], at: dt.datetime) -> None:
     webhooks_status_changed_many(changes=released, at=at)
     sellers_notify_later((change.claim_id, change.target) for change in released)
     approved = [c.claim_id for c in released if c.target == ClaimStatus.APPROVED]
-    for start in range(0, len(approved), 1000):
-        part = approved[start : start + 1000]
-        transaction.on_commit(lambda part=part: claims_pay_task.delay(claim_ids=part))
+    outbox_enqueue_many(
+        task=claims_pay_task,
+        calls=(
+            {"claim_ids": approved[start : start + 1000]} for start in range(0, len(approved), 1000)
+        ),
+    )
 
 
 @transaction.atomic
@@ -164,7 +187,7 @@ def claim_assign(*, claim_id: int, adjuster: User) -> Claim:
     claim = claim_lock(claim_id=claim_id)
     if not adjuster.has_perm("claims.review_claim"):
         raise PermissionDeniedError(
-            ClaimErrorCode.PERMISSION_DENIED, _("Only adjusters can be assigned claims.")
+            ErrorCode.PERMISSION_DENIED, _("Only adjusters can be assigned claims.")
         )
     claim.assignee = adjuster
     claim.save(update_fields=["assignee", "updated_at"])
@@ -182,7 +205,7 @@ def claim_assess(*, claim_id: int, adjuster: User, assessed_amount: Decimal) -> 
         )
     if not adjuster.has_perm("claims.review_claim"):
         raise PermissionDeniedError(
-            ClaimErrorCode.PERMISSION_DENIED, _("Only adjusters can assess claims.")
+            ErrorCode.PERMISSION_DENIED, _("Only adjusters can assess claims.")
         )
     if assessed_amount < 0 or assessed_amount > claim.claimed_amount:
         raise DomainError(
@@ -309,9 +332,7 @@ def claim_reject(*, claim_id: int, adjuster: User, code: str, reason: str) -> Cl
     rejection = claim_transition(
         claim=claim, name="reject", actor=Actor.for_user(adjuster), note=text
     )
-    transaction.on_commit(
-        lambda: rejection_letter_make_task.delay(claim_id=claim.pk, transition_id=rejection.pk)
-    )
+    outbox_enqueue(task=rejection_letter_make_task, claim_id=claim.pk, transition_id=rejection.pk)
     return claim
 
 
@@ -350,7 +371,7 @@ def claim_pay(
         note=_("Paid %(amount)s, reference %(reference)s.")
         % {"amount": payout.amount, "reference": payout.reference},
     )
-    transaction.on_commit(lambda: settlement_act_make_task.delay(claim_id=claim.pk))
+    outbox_enqueue(task=settlement_act_make_task, claim_id=claim.pk)
     return claim
 
 

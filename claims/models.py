@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -12,14 +13,13 @@ from claims.choices import (
     CompensationReason,
     CompensationSource,
     DiscrepancyKind,
-    DocumentKind,
     LimitApplied,
     MessageAuthor,
     RecoveryStatus,
     RejectionCode,
     RunState,
 )
-from policies.choices import Cover, Language, Peril
+from policies.choices import Cover, Peril
 from policies.models import (
     ZERO,
     Marketplace,
@@ -141,6 +141,13 @@ class Claim(ConcurrentTransitionMixin, models.Model):
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Generated documents live in policies (the certificate is one); a claim's own are its.
+    documents = GenericRelation(
+        "policies.Document",
+        content_type_field="owner_type",
+        object_id_field="owner_id",
+        related_query_name="claim",
+    )
 
     class Meta:
         verbose_name = _("claim")
@@ -310,7 +317,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         source=[ClaimStatus.REJECTED, ClaimStatus.CLOSED],
         target=ClaimStatus.UNDER_REVIEW,
         permission="claims.reopen_claim",
-        # A payout is final: a claim is paid at most once (DESIGN §4).
+        # A payout is final: a claim is paid at most once, so a paid claim never reopens.
         conditions=[_has_no_payout],
     )
     def reopen(self):
@@ -420,6 +427,12 @@ class ReconciliationRun(models.Model):
     # Records per chunk, fixed for the run: every driver of it must cut the same chunks.
     chunk = models.PositiveIntegerField(default=200_000)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    documents = GenericRelation(
+        "policies.Document",
+        content_type_field="owner_type",
+        object_id_field="owner_id",
+        related_query_name="run",
+    )
 
     class Meta:
         verbose_name = _("reconciliation run")
@@ -604,46 +617,6 @@ class Recovery(models.Model):
 
     def __str__(self):
         return f"{self.claim} · {self.amount}"
-
-
-def document_upload_to(instance: "Document", filename: str) -> str:
-    return f"documents/{instance.kind}/{filename}"
-
-
-class Document(models.Model):
-    """A generated PDF or CSV, kept with its hash; `key` makes generation idempotent."""
-
-    kind = models.CharField(_("kind"), max_length=32, choices=DocumentKind.choices)
-    key = models.CharField(max_length=200, unique=True)
-    seller = models.ForeignKey(
-        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
-    )
-    policy = models.ForeignKey(
-        Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
-    )
-    claim = models.ForeignKey(
-        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
-    )
-    run = models.ForeignKey(
-        ReconciliationRun,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="documents",
-    )
-    period = models.DateField(_("month"), null=True, blank=True)
-    language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU)
-    file = models.FileField(_("file"), upload_to=document_upload_to, max_length=300)
-    sha256 = models.CharField(max_length=64)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("document")
-        verbose_name_plural = _("documents")
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"{self.get_kind_display()} · {self.key}"
 
 
 class WebhookStatus(models.TextChoices):

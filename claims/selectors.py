@@ -23,14 +23,13 @@ from claims.models import (
     Claim,
     ClaimMessage,
     ClaimTransition,
-    Document,
     Evidence,
     MarketplaceCompensation,
     Payout,
     Recovery,
 )
 from policies.calculation import ZERO, money
-from policies.models import Marketplace
+from policies.models import Document, Marketplace
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -42,11 +41,11 @@ def _sum(queryset: QuerySet, field: str = "amount") -> Decimal:
 @dataclass(frozen=True)
 class PolicyUsage:
     paid: Decimal
-    recovered: Decimal
+    recovery_received: Decimal
 
     @property
     def net(self) -> Decimal:
-        return self.paid - self.recovered
+        return self.paid - self.recovery_received
 
 
 def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> PolicyUsage:
@@ -56,7 +55,7 @@ def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> Poli
     if exclude_claim_id is not None:
         payouts = payouts.exclude(claim_id=exclude_claim_id)
         recoveries = recoveries.exclude(claim_id=exclude_claim_id)
-    return PolicyUsage(paid=_sum(payouts), recovered=_sum(recoveries))
+    return PolicyUsage(paid=_sum(payouts), recovery_received=_sum(recoveries))
 
 
 def event_paid_by_others(*, claim: Claim) -> Decimal:
@@ -92,10 +91,23 @@ def _per_claim_total(model, **filters) -> Subquery:
 
 
 def claims_with_money(queryset: QuerySet[Claim]) -> QuerySet[Claim]:
-    """Annotate `paid_total` and `recovered_total` without a query per row."""
+    """Annotate `paid_total`, `recovery_raised_total` and `recovery_received_total` without a
+    query per row.
+
+    A recovery is raised when a late compensation leaves the seller owing part of a payout
+    back, and received once the seller has paid it; only received ones give the aggregate
+    limit back.
+    """
     return queryset.annotate(
         paid_total=Coalesce(_per_claim_total(Payout), Value(ZERO), output_field=_MONEY),
-        recovered_total=Coalesce(_per_claim_total(Recovery), Value(ZERO), output_field=_MONEY),
+        recovery_raised_total=Coalesce(
+            _per_claim_total(Recovery), Value(ZERO), output_field=_MONEY
+        ),
+        recovery_received_total=Coalesce(
+            _per_claim_total(Recovery, status=RecoveryStatus.RECEIVED),
+            Value(ZERO),
+            output_field=_MONEY,
+        ),
     )
 
 

@@ -1,7 +1,7 @@
 """Celery tasks: each takes ids, calls one domain function and owns its retries.
 
-The domain modules queue these tasks on commit, so the tasks import them
-inside the function body.
+The domain writes these tasks to the outbox (policies/outbox.py), which hands them to
+Celery after the commit; the tasks import the domain inside the function body.
 """
 
 import datetime as dt
@@ -11,14 +11,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from policies.tasks import TRANSIENT_RETRY
+
 logger = logging.getLogger(__name__)
-
-
-@shared_task(acks_late=True)
-def claim_triage_task(*, claim_id: int) -> str:
-    from claims.lifecycle import claim_triage
-
-    return claim_triage(claim_id=claim_id).status
 
 
 @shared_task(acks_late=True)
@@ -82,21 +77,17 @@ def claims_close_due_task() -> int:
     return claims_close_due(today=timezone.localdate())
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def webhook_deliver_task(self, *, delivery_id: int) -> str:
-    """Attempt a webhook; on failure try again when its backoff has passed.
+@shared_task(acks_late=True)
+def webhook_deliver_task(*, delivery_id: int) -> str:
+    """Make the first attempt at a webhook right after its transition.
 
-    Eager runs (the demo) make one attempt; `webhooks_retry_due_task` on the
-    beat schedule picks up what is still due either way.
+    A failed attempt schedules the next one on the delivery itself, which
+    `webhooks_retry_due_task` on the beat schedule makes when its backoff has
+    passed: no task message is held for hours, and this one has finished.
     """
-    from claims.models import WebhookStatus
     from claims.outputs.webhooks import webhook_attempt
 
-    delivery = webhook_attempt(delivery_id=delivery_id)
-    if delivery.status == WebhookStatus.PENDING and not self.request.is_eager:
-        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
-        raise self.retry(countdown=max(wait, 1))
-    return delivery.status
+    return webhook_attempt(delivery_id=delivery_id).status
 
 
 @shared_task(acks_late=True)
@@ -134,32 +125,28 @@ def reconciliation_nightly_task() -> int:
 @shared_task(acks_late=True)
 def bordereaux_monthly_task() -> list[int]:
     """Make last month's premium and claims bordereaux, CSV and PDF (run on the 1st)."""
+    last_month = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+    return bordereaux_make_task.run(month=last_month.isoformat())
+
+
+@shared_task(acks_late=True, **TRANSIENT_RETRY)
+def bordereaux_make_task(*, month: str) -> list[int]:
+    """Make the premium and claims bordereaux, CSV and PDF, of the month of `month`."""
     from claims.outputs.bordereaux import ROWS
     from claims.outputs.documents import bordereau_pdf_make
 
-    last_month = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
-    return [bordereau_pdf_make(kind=kind, month=last_month).pk for kind in ROWS]
+    day = dt.date.fromisoformat(month)
+    return [bordereau_pdf_make(kind=kind, month=day).pk for kind in ROWS]
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(acks_late=True, **TRANSIENT_RETRY)
 def claims_status_notify_task(*, changes: list[tuple[int, str]]) -> int:
     from claims.outputs.notifications import claims_status_notify
 
     return claims_status_notify(changes=changes)
 
 
-# Documents: each made once per event, so a redelivered task finds it stored.
-DOCUMENT_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
-
-
-@shared_task(acks_late=True, **DOCUMENT_RETRY)
-def policy_certificate_make_task(*, policy_id: int) -> int:
-    from policies.documents import policy_certificate_make
-
-    return policy_certificate_make(policy_id=policy_id).pk
-
-
-@shared_task(acks_late=True, **DOCUMENT_RETRY)
+@shared_task(acks_late=True, **TRANSIENT_RETRY)
 def claim_acknowledgement_make_task(*, claim_ids: list[int]) -> int:
     from claims.outputs.documents import claim_acknowledgement_make
 
@@ -168,21 +155,21 @@ def claim_acknowledgement_make_task(*, claim_ids: list[int]) -> int:
     return len(claim_ids)
 
 
-@shared_task(acks_late=True, **DOCUMENT_RETRY)
+@shared_task(acks_late=True, **TRANSIENT_RETRY)
 def settlement_act_make_task(*, claim_id: int) -> int:
     from claims.outputs.documents import settlement_act_make
 
     return settlement_act_make(claim_id=claim_id).pk
 
 
-@shared_task(acks_late=True, **DOCUMENT_RETRY)
+@shared_task(acks_late=True, **TRANSIENT_RETRY)
 def rejection_letter_make_task(*, claim_id: int, transition_id: int) -> int:
     from claims.outputs.documents import rejection_letter_make
 
     return rejection_letter_make(claim_id=claim_id, transition_id=transition_id).pk
 
 
-@shared_task(acks_late=True, **DOCUMENT_RETRY)
+@shared_task(acks_late=True, **TRANSIENT_RETRY)
 def reconciliation_report_make_task(*, run_id: int) -> int:
     from claims.outputs.documents import reconciliation_report_make
 

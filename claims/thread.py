@@ -8,7 +8,7 @@ from claims.models import (
     Claim,
     ClaimMessage,
 )
-from policies.errors import DomainError
+from policies.errors import DomainError, ErrorCode
 from policies.models import User
 
 
@@ -28,6 +28,6 @@ def claim_message_post(*, claim_id: int, user: User, body: str) -> ClaimMessage:
         author = MessageAuthor.SELLER
     else:
         raise PermissionDeniedError(
-            ClaimErrorCode.PERMISSION_DENIED, _("You may not write on this claim.")
+            ErrorCode.PERMISSION_DENIED, _("You may not write on this claim.")
         )
     return ClaimMessage.objects.create(claim=claim, author_kind=author, author=user, body=text)

@@ -1,4 +1,5 @@
-"""The integration API, version 1 (DESIGN §6)."""
+"""The integration API, version 1: each resource takes one object, or up to 1,000 at its
+`bulk/`; a key sees only its own marketplace's records."""
 
 from django.urls import path
 

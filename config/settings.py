@@ -5,6 +5,7 @@ DEBUG on, a SQLite file, Celery tasks run eagerly in-process, e-mail to the
 console. Every variable is listed in `.env.example`.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -186,6 +187,25 @@ CELERY_TASK_DEFAULT_QUEUE = "sellercover"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request publishes its follow-ups after its commit; with the broker down it gives up
+# within about a second and leaves them to the outbox's sweep, instead of hanging.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
+
+# The outbox (policies/outbox.py): a row not sent within the grace (its commit's dispatch
+# failed) or sent but not finished within the redispatch time (its worker died) is sent
+# again by the sweep, at most OUTBOX_MAX_ATTEMPTS times; finished rows are kept a week.
+OUTBOX_GRACE = dt.timedelta(seconds=env.int("OUTBOX_GRACE_SECONDS", default=10))
+OUTBOX_REDISPATCH_AFTER = dt.timedelta(
+    seconds=env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", default=600)
+)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+OUTBOX_RETENTION = dt.timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

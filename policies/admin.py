@@ -13,6 +13,7 @@ from policies.models import (
     CoverTerms,
     Marketplace,
     MarketplaceApiKey,
+    OutboxMessage,
     Policy,
     PolicyTransition,
     Product,
@@ -22,6 +23,7 @@ from policies.models import (
     ShipmentEvent,
     User,
 )
+from policies.outbox import outbox_resend
 from policies.services import product_version_copy, product_version_in_use
 
 # Keys belong to a marketplace here; the package's unscoped model stays unused.
@@ -230,3 +232,21 @@ class ShipmentAdmin(ViewOnlyAdmin):
     search_fields = ["external_id", "order_id", "sku", "seller__legal_name"]
     date_hierarchy = "shipped_at"
     inlines = [ShipmentEventInline]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ViewOnlyAdmin):
+    """The follow-ups of committed changes: what waits, what runs, what was given up."""
+
+    list_display = ["task", "status", "attempts", "created_at", "dispatched_at", "finished_at"]
+    list_filter = ["status", "task"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    date_hierarchy = "created_at"
+    actions = ["send_again"]
+
+    @admin.action(description=_("Send the selected follow-ups again now"))
+    def send_again(self, request, queryset):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        sent = outbox_resend(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)s sent to the workers.") % {"count": sent})

@@ -1,4 +1,6 @@
-"""Working days in Russia, for the service levels of DESIGN §5.
+"""Working days in Russia, the unit of the claims' service levels: a claim's decision is due
+a number of working days after it is complete (not counting the days it waits on the
+seller), and its payment a number of working days after approval.
 
 Public holidays come from the `holidays` package, which follows the
 production calendar's fixed holidays and the weekend days moved by decree.

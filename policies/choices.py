@@ -80,3 +80,20 @@ PERIL_BY_EVENT_KIND = {
 
 
 EVENT_KIND_BY_PERIL = {peril: kind for kind, peril in PERIL_BY_EVENT_KIND.items()}
+
+
+class DocumentKind(models.TextChoices):
+    POLICY_CERTIFICATE = "policy_certificate", _("Policy certificate")
+    CLAIM_ACKNOWLEDGEMENT = "claim_acknowledgement", _("Claim acknowledgement")
+    SETTLEMENT_ACT = "settlement_act", _("Settlement act")
+    REJECTION_LETTER = "rejection_letter", _("Rejection letter")
+    RECONCILIATION_REPORT = "reconciliation_report", _("Reconciliation report")
+    PREMIUM_BORDEREAU = "premium_bordereau", _("Premium bordereau")
+    CLAIMS_BORDEREAU = "claims_bordereau", _("Claims bordereau")
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    DISPATCHED = "dispatched", _("Sent to a worker")
+    DONE = "done", _("Done")
+    DEAD = "dead", _("Given up")

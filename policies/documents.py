@@ -24,9 +24,8 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from claims.choices import DocumentKind
-from claims.models import Document
-from policies.models import Policy
+from policies.choices import DocumentKind
+from policies.models import Document, Policy
 
 # Relative URLs in the templates resolve against this origin, which the fetcher
 # maps onto the static files; the name cannot resolve anywhere on a network.

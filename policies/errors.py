@@ -64,3 +64,5 @@ class PolicyErrorCode(StrEnum):
     PRODUCT_HAS_NO_VERSION = "product_has_no_version"
     POLICY_OVERLAP = "policy_overlap"
     SELLER_MISMATCH = "seller_mismatch"
+    START_IN_PAST = "start_in_past"
+    START_TOO_FAR_AHEAD = "start_too_far_ahead"

@@ -6,23 +6,26 @@ table, inserts the new rows with one statement, and never lets a bad
 item spoil the good ones. Replaying an item with the same content changes
 nothing; the same external id with other content is an error naming the
 differing fields. The single-item services are this with a batch of one.
+Every batch write by external id, here and in `claims`, is written on
+`bulk_write`.
 """
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Model, Prefetch, lookups
+from django.db.models import F, Model, Prefetch, QuerySet, lookups
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policies.calculation import ZERO, premium_for_item
 from policies.choices import PolicyStatus, ShipmentEventKind
-from policies.errors import DomainError
+from policies.errors import ConflictError, DomainError, ErrorCode
 from policies.models import CoverTerms, Marketplace, Policy, Seller, Shipment, ShipmentEvent
 
 CREATED, UPDATED, UNCHANGED, ERROR = "created", "updated", "unchanged", "error"
@@ -41,6 +44,8 @@ class ItemResult:
     obj: Any = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The rule that refused the item, answered exactly as if it had been raised alone.
+    refusal: DomainError | None = None
 
     @classmethod
     def error(cls, external_id: str, errors: dict[str, list[str]]) -> "ItemResult":
@@ -50,12 +55,7 @@ class ItemResult:
     def refused(cls, external_id: str, exc: DomainError) -> "ItemResult":
         """Answer an item a domain rule refused, keeping the rule's code and reason."""
         fields = exc.fields or ({"reason": [exc.extra["reason"]]} if "reason" in exc.extra else {})
-        return cls(
-            external_id=external_id,
-            status=ERROR,
-            errors=fields,
-            extra={"code": exc.code, "message": exc.message, **exc.extra},
-        )
+        return cls(external_id=external_id, status=ERROR, errors=fields, refusal=exc)
 
 
 def _comparable(value: Any) -> Any:
@@ -138,6 +138,10 @@ def unknown_seller() -> dict[str, list[str]]:
     return {"seller": [_("Unknown seller.")]}
 
 
+def unknown_shipment() -> dict[str, list[str]]:
+    return {"shipment": [_("Unknown shipment.")]}
+
+
 def field_errors(obj: Model) -> dict[str, list[str]]:
     """Return the row's own field errors (validators, choices, lengths), reading no table."""
     # Relations would cost a query each; a protected state field cannot be re-set.
@@ -154,24 +158,42 @@ def field_errors(obj: Model) -> dict[str, list[str]]:
 def ensure_valid(obj: Model) -> None:
     """Raise a validation DomainError naming the row's invalid fields, if any."""
     if errors := field_errors(obj):
-        raise DomainError("validation_error", _("Invalid input."), fields=errors)
+        raise DomainError(ErrorCode.VALIDATION_ERROR, _("Invalid input."), fields=errors)
+
+
+def checked(row: Model) -> Model | ItemResult:
+    """Return the row, or the error answering it if its own fields are invalid."""
+    if errors := field_errors(row):
+        return ItemResult.error(row.external_id, errors)
+    return row
 
 
 def conflict(external_id: str, differing: dict[str, list[str]]) -> ItemResult:
-    return ItemResult(
-        external_id=external_id,
-        status=ERROR,
-        errors=differing,
-        extra={"code": "conflict"},
+    """Answer an item whose external id is stored with other content, naming what differs."""
+    return ItemResult.refused(
+        external_id,
+        ConflictError(
+            ErrorCode.CONFLICT,
+            _("A record with this external id exists with other content: %(fields)s.")
+            % {"fields": ", ".join(differing)},
+            fields=differing,
+        ),
     )
 
 
-def replay_result(stored: Model, values: dict[str, Any]) -> ItemResult:
-    """Answer an item whose external id is already stored (or earlier in the same batch)."""
-    external_id = stored.external_id
-    if differing := differing_fields(stored, values):
+def replay_result(
+    *, external_id: str, stored: Model | dict[str, Any], values: dict[str, Any], earlier: bool
+) -> ItemResult:
+    """Answer an item whose external id is already stored, or `earlier` in the same batch:
+    a conflict naming the fields where `values` differ, else unchanged (created, for an
+    earlier item) with the stored row, if it is a model object."""
+    if isinstance(stored, dict):
+        differing, obj = differing_values(stored, values), None
+    else:
+        differing, obj = differing_fields(stored, values), stored
+    if differing:
         return conflict(external_id, differing)
-    return ItemResult(external_id, CREATED if stored.pk is None else UNCHANGED, stored)
+    return ItemResult(external_id, CREATED if earlier else UNCHANGED, obj)
 
 
 # Columns whose Python values (validated str, Decimal, aware datetimes, dates, ids) the
@@ -274,38 +296,100 @@ def with_retry_on_race(write):
         return write()
 
 
+def bulk_write(
+    *,
+    marketplace: Marketplace,
+    items: list[dict],
+    stored: QuerySet,
+    values: Callable[[dict], dict[str, Any] | ItemResult],
+    new: Callable[[dict, dict[str, Any]], Any],
+    insert: Callable[[dict[str, Any]], dict[str, ItemResult] | None] | None = None,
+    compared: tuple[str, ...] | None = None,
+    replay: Callable[..., ItemResult] = replay_result,
+) -> list[ItemResult]:
+    """Write a batch by external id; return one ItemResult per item, in order.
+
+    The marketplace's rows of `stored` with the items' external ids are read
+    in one query: as model objects, or with `compared` as dicts of those
+    fields (a relation by its key). Per item, `values(item)` returns what a
+    replay is compared on, or the item's error. An item whose id is stored,
+    or earlier in the batch, is answered by `replay(external_id=, stored=,
+    values=, earlier=)` (by default unchanged, or a conflict naming the
+    differing fields); any other by `new(item, values)`: the row to insert,
+    or the item's error. `insert(rows)` then writes the new rows, keyed by
+    external id, at once; it may return the final answers of some of them by
+    external id (a filing's refusals). A new row's answer is created, with
+    the row if it is a model object.
+    """
+    ids = (i["external_id"] for i in items)
+    if compared is None:
+        existing = by_external_id(stored, marketplace=marketplace, ids=ids)
+    else:
+        existing = values_by_external_id(stored, marketplace=marketplace, ids=ids, fields=compared)
+    results: list[ItemResult] = []
+    rows: dict[str, Any] = {}
+    positions: dict[str, int] = {}
+    for item in items:
+        external_id = item["external_id"]
+        item_values = values(item)
+        if isinstance(item_values, ItemResult):
+            results.append(item_values)
+        elif (row := existing.get(external_id) or rows.get(external_id)) is not None:
+            earlier = external_id not in existing
+            results.append(
+                replay(external_id=external_id, stored=row, values=item_values, earlier=earlier)
+            )
+        elif isinstance(row := new(item, item_values), ItemResult):
+            results.append(row)
+        else:
+            rows[external_id] = row
+            positions[external_id] = len(results)
+            results.append(
+                ItemResult(external_id, CREATED, row if isinstance(row, Model) else None)
+            )
+    answers = insert(rows) if insert is not None else None
+    for external_id, answer in (answers or {}).items():
+        results[positions[external_id]] = answer
+    return results
+
+
 def sellers_upsert_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
     """Create or update the marketplace's sellers by their external id."""
     fields = ("legal_name", "tax_id", "email", "language")
 
     def write():
-        existing = by_external_id(
-            Seller.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
-        )
-        results, new, changed = [], {}, {}
-        for item in items:
-            external_id = item["external_id"]
-            values = {name: item[name] for name in fields if name in item}
-            seller = existing.get(external_id) or new.get(external_id)
+        changed = {}
+
+        def update(*, external_id, stored, values, earlier):
+            # A replay with other content updates the seller instead of conflicting.
             candidate = Seller(marketplace=marketplace, external_id=external_id, **values)
             if errors := field_errors(candidate):
-                results.append(ItemResult.error(external_id, errors))
-            elif seller is None:
-                new[external_id] = candidate
-                results.append(ItemResult(external_id, CREATED, candidate))
-            elif differing_fields(seller, values):
-                for name, value in values.items():
-                    setattr(seller, name, value)
-                if seller.pk:
-                    changed[external_id] = seller
-                results.append(ItemResult(external_id, UPDATED, seller))
-            else:
-                results.append(ItemResult(external_id, UNCHANGED, seller))
-        with transaction.atomic():
-            insert_rows(Seller, list(new.values()))
-            if changed:
-                Seller.objects.bulk_update(list(changed.values()), [*fields, "updated_at"])
-        return results
+                return ItemResult.error(external_id, errors)
+            if not differing_fields(stored, values):
+                return ItemResult(external_id, UNCHANGED, stored)
+            for name, value in values.items():
+                setattr(stored, name, value)
+            if not earlier:
+                changed[external_id] = stored
+            return ItemResult(external_id, UPDATED, stored)
+
+        def insert(rows):
+            with transaction.atomic():
+                insert_rows(Seller, list(rows.values()))
+                if changed:
+                    Seller.objects.bulk_update(list(changed.values()), [*fields, "updated_at"])
+
+        return bulk_write(
+            marketplace=marketplace,
+            items=items,
+            stored=Seller.objects,
+            values=lambda item: {name: item[name] for name in fields if name in item},
+            new=lambda item, values: checked(
+                Seller(marketplace=marketplace, external_id=item["external_id"], **values)
+            ),
+            insert=insert,
+            replay=update,
+        )
 
     return with_retry_on_race(write)
 
@@ -324,6 +408,7 @@ def policies_in_force(*, seller_ids: set[int]) -> dict[int, list[Policy]]:
 
 
 def policy_on(policies: list[Policy], day: dt.date) -> Policy | None:
+    """Return the policy among `policies` in force on `day`: its period holds the day."""
     return next((p for p in policies if p.period_start <= day <= p.period_end), None)
 
 
@@ -365,41 +450,38 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
 
     def write():
         sellers = sellers_by_ref(marketplace=marketplace, items=items)
-        existing = by_external_id(
-            Shipment.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
-        )
         in_force = policies_in_force(
             seller_ids={s.pk for s in sellers.values()}
             | {i["seller"].pk for i in items if isinstance(i["seller"], Seller)}
         )
-        results, new = [], {}
-        for item in items:
-            external_id = item["external_id"]
+
+        def item_values(item):
             seller = item_seller(item, sellers=sellers, marketplace=marketplace)
             if seller is None:
-                results.append(ItemResult.error(external_id, unknown_seller()))
-                continue
-            values = {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
-            stored = existing.get(external_id) or new.get(external_id)
-            if stored is not None:
-                results.append(replay_result(stored, values))
-                continue
+                return ItemResult.error(item["external_id"], unknown_seller())
+            return {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
+
+        def new_shipment(item, values):
             shipped_on = timezone.localdate(item["shipped_at"])
-            policy = policy_on(in_force.get(seller.pk, []), shipped_on)
-            shipment = Shipment(
-                marketplace=marketplace,
-                external_id=external_id,
-                policy=policy,
-                premium=shipment_premium(policy=policy, declared_value=item["declared_value"]),
-                **values,
+            policy = policy_on(in_force.get(values["seller"].pk, []), shipped_on)
+            return checked(
+                Shipment(
+                    marketplace=marketplace,
+                    external_id=item["external_id"],
+                    policy=policy,
+                    premium=shipment_premium(policy=policy, declared_value=item["declared_value"]),
+                    **values,
+                )
             )
-            if errors := field_errors(shipment):
-                results.append(ItemResult.error(external_id, errors))
-                continue
-            new[external_id] = shipment
-            results.append(ItemResult(external_id, CREATED, shipment))
-        insert_rows(Shipment, list(new.values()))
-        return results
+
+        return bulk_write(
+            marketplace=marketplace,
+            items=items,
+            stored=Shipment.objects,
+            values=item_values,
+            new=new_shipment,
+            insert=lambda rows: insert_rows(Shipment, list(rows.values())),
+        )
 
     return with_retry_on_race(write)
 
@@ -433,40 +515,44 @@ def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) 
             marketplace=marketplace,
             ids=(i["shipment"] for i in items if not isinstance(i["shipment"], Shipment)),
         )
-        existing = by_external_id(
-            ShipmentEvent.objects, marketplace=marketplace, ids=(i["external_id"] for i in items)
-        )
-        results, new, fees = [], {}, {}
-        for item in items:
-            external_id = item["external_id"]
+        fees = {}
+
+        def item_values(item):
             shipment = item["shipment"]
             if not isinstance(shipment, Shipment):
                 shipment = shipments.get(shipment)
             if shipment is None or shipment.marketplace_id != marketplace.pk:
-                results.append(
-                    ItemResult.error(external_id, {"shipment": [_("Unknown shipment.")]})
-                )
-                continue
-            values = {
+                return ItemResult.error(item["external_id"], unknown_shipment())
+            return {
                 "shipment": shipment,
                 "kind": item["kind"],
                 "occurred_at": item["occurred_at"],
                 "amount": item.get("amount"),
             }
-            stored = existing.get(external_id) or new.get(external_id)
-            if stored is not None:
-                results.append(replay_result(stored, values))
-                continue
-            event = ShipmentEvent(marketplace=marketplace, external_id=external_id, **values)
-            new[external_id] = event
-            results.append(ItemResult(external_id, CREATED, event))
+
+        def new_event(item, values):
+            event = ShipmentEvent(
+                marketplace=marketplace, external_id=item["external_id"], **values
+            )
             if event.kind in REVERSE_LEG_KINDS and event.amount is not None:
+                shipment = values["shipment"]
                 shipment.reverse_logistics_fee = event.amount
                 fees[shipment.pk] = shipment
-        with transaction.atomic():
-            insert_rows(ShipmentEvent, list(new.values()))
-            if fees:
-                Shipment.objects.bulk_update(list(fees.values()), ["reverse_logistics_fee"])
-        return results
+            return event
+
+        def insert(rows):
+            with transaction.atomic():
+                insert_rows(ShipmentEvent, list(rows.values()))
+                if fees:
+                    Shipment.objects.bulk_update(list(fees.values()), ["reverse_logistics_fee"])
+
+        return bulk_write(
+            marketplace=marketplace,
+            items=items,
+            stored=ShipmentEvent.objects,
+            values=item_values,
+            new=new_event,
+            insert=insert,
+        )
 
     return with_retry_on_race(write)

@@ -2,9 +2,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from rest_framework_api_key.models import AbstractAPIKey
@@ -12,8 +15,10 @@ from rest_framework_api_key.models import AbstractAPIKey
 from policies.choices import (
     ActorKind,
     Cover,
+    DocumentKind,
     Fulfilment,
     Language,
+    OutboxStatus,
     PolicyStatus,
     PremiumBasis,
     ShipmentEventKind,
@@ -516,3 +521,78 @@ class ShipmentEvent(models.Model):
 
     def __str__(self):
         return f"{self.shipment} · {self.get_kind_display()}"
+
+
+def document_upload_to(instance: "Document", filename: str) -> str:
+    return f"documents/{instance.kind}/{filename}"
+
+
+class Document(models.Model):
+    """A generated PDF or CSV, kept with its hash; `key` makes generation idempotent.
+
+    `owner` is what the document is about beyond its seller and policy (a claim, a
+    reconciliation run), so this app keeps every document without knowing those models.
+    """
+
+    kind = models.CharField(_("kind"), max_length=32, choices=DocumentKind.choices)
+    key = models.CharField(max_length=200, unique=True)
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    owner_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    owner_id = models.PositiveBigIntegerField(null=True, blank=True)
+    owner = GenericForeignKey("owner_type", "owner_id")
+    period = models.DateField(_("month"), null=True, blank=True)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU)
+    file = models.FileField(_("file"), upload_to=document_upload_to, max_length=300)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner_type", "owner_id"], name="document_owner")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.key}"
+
+
+class OutboxMessage(models.Model):
+    """A follow-up task, written in the transaction of the change that calls for it.
+
+    The dispatcher hands it to Celery once that transaction commits; the sweep sends
+    again what was never sent (the broker was down) or never finished (the worker died).
+    """
+
+    task = models.CharField(_("task"), max_length=200)
+    kwargs = models.JSONField(_("arguments"), default=dict)
+    status = models.CharField(
+        _("status"), max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("times sent"), default=0)
+    created_at = models.DateTimeField(_("written"), default=timezone.now)
+    dispatched_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        ordering = ["created_at", "pk"]
+        indexes = [
+            # The sweep and the admin's depth read only the rows not yet done.
+            models.Index(
+                fields=["created_at"],
+                name="outbox_open",
+                condition=Q(status__in=["pending", "dispatched"]),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.task} #{self.pk} · {self.get_status_display()}"

@@ -5,7 +5,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,13 +13,14 @@ from django.utils.translation import gettext as _
 
 from policies.actors import Actor
 from policies.choices import PolicyStatus
-from policies.errors import ConflictError, DomainError, PolicyErrorCode
+from policies.errors import DomainError, ErrorCode, PolicyErrorCode
 from policies.ingest import (
     CREATED,
     ERROR,
     UNCHANGED,
     ItemResult,
-    by_external_id,
+    bulk_write,
+    conflict,
     differing_fields,
     ensure_valid,
     item_seller,
@@ -41,10 +41,8 @@ from policies.models import (
     Shipment,
     ShipmentEvent,
 )
-
-# The certificate is a Document of the claims app, which this app never imports:
-# the task is looked up by name in Celery's registry.
-POLICY_CERTIFICATE_TASK = "claims.tasks.policy_certificate_make_task"
+from policies.outbox import outbox_enqueue
+from policies.tasks import policy_certificate_make_task
 
 # Crockford's base32 alphabet: no I, L, O or U to misread over the phone.
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -169,11 +167,7 @@ def _policy_transition(*, policy_id: int, name: str, actor: Actor, note: str = "
     policy.save()
     _policy_log(policy=policy, source=source, name=name, actor=actor, note=note)
     if name == "activate":
-        transaction.on_commit(
-            lambda: current_app.signature(
-                POLICY_CERTIFICATE_TASK, kwargs={"policy_id": policy.pk}
-            ).delay()
-        )
+        outbox_enqueue(task=policy_certificate_make_task, policy_id=policy.pk)
     return policy
 
 
@@ -274,14 +268,9 @@ def policies_expire_due(*, today: dt.date) -> int:
 def single_result(result: ItemResult) -> tuple[Any, bool]:
     """Return a batch-of-one's object and whether it was created, or raise its error."""
     if result.status == ERROR:
-        if result.extra.get("code") == "conflict":
-            raise ConflictError(
-                "conflict",
-                _("A record with this external id exists with other content: %(fields)s.")
-                % {"fields": ", ".join(result.errors)},
-                fields=result.errors,
-            )
-        raise DomainError("validation_error", _("Invalid input."), fields=result.errors)
+        raise result.refusal or DomainError(
+            ErrorCode.VALIDATION_ERROR, _("Invalid input."), fields=result.errors
+        )
     return result.obj, result.status == CREATED
 
 
@@ -369,42 +358,42 @@ def policies_enrol_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[
     `policy_enrol` in its own savepoint: a refused item leaves the others.
     """
     sellers = sellers_by_ref(marketplace=marketplace, items=items)
-    existing = by_external_id(
-        Policy.objects.select_related("seller", "product_version__product"),
-        marketplace=marketplace,
-        ids=(i["external_id"] for i in items),
-    )
-    results = []
-    for item in items:
-        external_id = item["external_id"]
+
+    def item_values(item):
         seller = item_seller(item, sellers=sellers, marketplace=marketplace)
         if seller is None:
-            results.append(ItemResult.error(external_id, unknown_seller()))
-            continue
-        stored = existing.get(external_id)
-        if stored is not None:
-            wanted = {"seller": seller, "period_start": item["starts_on"]}
-            differing = differing_fields(stored, wanted)
-            if stored.product_version.product.code != item["product"]:
-                differing["product"] = [_("Differs from the stored policy's product.")]
-            results.append(
-                ItemResult(external_id, ERROR, errors=differing, extra={"code": "conflict"})
-                if differing
-                else ItemResult(external_id, UNCHANGED, stored)
-            )
-            continue
+            return ItemResult.error(item["external_id"], unknown_seller())
+        return {"seller": seller, "period_start": item["starts_on"], "product": item["product"]}
+
+    def replay(*, external_id, stored, values, earlier):
+        # An earlier item of the batch is enrolled at once: its policy, too, is stored.
+        differing = differing_fields(
+            stored, {"seller": values["seller"], "period_start": values["period_start"]}
+        )
+        if stored.product_version.product.code != values["product"]:
+            differing["product"] = [_("Differs from the stored policy's product.")]
+        if differing:
+            return conflict(external_id, differing)
+        return ItemResult(external_id, UNCHANGED, stored)
+
+    def enrol(item, values):
         try:
             with transaction.atomic():
-                policy = policy_enrol(
-                    seller=seller,
-                    product_code=item["product"],
-                    starts_on=item["starts_on"],
+                return policy_enrol(
+                    seller=values["seller"],
+                    product_code=values["product"],
+                    starts_on=values["period_start"],
                     actor=Actor.for_marketplace(marketplace),
-                    external_id=external_id,
+                    external_id=item["external_id"],
                 )
         except DomainError as exc:
-            results.append(ItemResult.refused(external_id, exc))
-            continue
-        existing[external_id] = policy
-        results.append(ItemResult(external_id, CREATED, policy))
-    return results
+            return ItemResult.refused(item["external_id"], exc)
+
+    return bulk_write(
+        marketplace=marketplace,
+        items=items,
+        stored=Policy.objects.select_related("seller", "product_version__product"),
+        values=item_values,
+        new=enrol,
+        replay=replay,
+    )

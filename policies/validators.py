@@ -1,6 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from policies.errors import PolicyErrorCode
+
 _INN10_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 _INN12_WEIGHTS_1 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 _INN12_WEIGHTS_2 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -31,5 +33,5 @@ def validate_inn(value: str) -> None:
     if not is_valid_inn(value):
         raise ValidationError(
             _("Enter a valid tax id (ИНН): 10 or 12 digits with correct check digits."),
-            code="invalid_tax_id",
+            code=PolicyErrorCode.INVALID_TAX_ID,
         )

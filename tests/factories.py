@@ -14,7 +14,6 @@ from claims.choices import (
     CompensationReason,
     CompensationSource,
     DiscrepancyKind,
-    DocumentKind,
     MessageAuthor,
 )
 from claims.models import (
@@ -22,7 +21,6 @@ from claims.models import (
     ClaimMessage,
     ClaimTransition,
     Discrepancy,
-    Document,
     Evidence,
     MarketplaceCompensation,
     Payout,
@@ -31,9 +29,10 @@ from claims.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from policies.choices import COVER_BY_PERIL, Cover, Peril, PolicyStatus, PremiumBasis
+from policies.choices import COVER_BY_PERIL, Cover, DocumentKind, Peril, PolicyStatus, PremiumBasis
 from policies.models import (
     CoverTerms,
+    Document,
     Marketplace,
     MarketplaceApiKey,
     Policy,
@@ -291,8 +290,8 @@ class DocumentFactory(factory.django.DjangoModelFactory):
         model = Document
 
     kind = DocumentKind.CLAIM_ACKNOWLEDGEMENT
-    claim = factory.SubFactory(ClaimFactory)
-    seller = factory.SelfAttribute("claim.seller")
+    owner = factory.SubFactory(ClaimFactory)
+    seller = factory.SelfAttribute("owner.seller")
     key = factory.Sequence(lambda n: f"test-document-{n}")
     file = factory.django.FileField(filename="ack.pdf", data=b"%PDF-1.7 test")
     sha256 = "0" * 64

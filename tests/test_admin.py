@@ -1,10 +1,14 @@
 """The admin serves the demo data to staff, and only to staff."""
 
 import pytest
+from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from claims.admin import ReplyForm
 from claims.models import Claim, MarketplaceCompensation
+from claims.page_errors import show_domain_error
+from policies.errors import DomainError, ErrorCode
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +23,7 @@ def demo_rows():
     factories.PayoutFactory(claim=factories.ClaimFactory(shipment__policy=claim.policy))
     factories.RecoveryFactory()
     factories.DiscrepancyFactory()
-    factories.DocumentFactory(claim=claim)
+    factories.DocumentFactory(owner=claim)
     factories.ShipmentEventFactory(shipment=claim.shipment)
     factories.MarketplaceApiKeyFactory(marketplace=claim.marketplace)
     factories.PolicyTransitionFactory(policy=claim.policy)
@@ -41,7 +45,7 @@ ADMIN_MODELS = [
     "claims_payout",
     "claims_recovery",
     "claims_reconciliationrun",
-    "claims_document",
+    "policies_document",
     "claims_webhookdelivery",
 ]
 
@@ -153,3 +157,35 @@ def test_an_upload_that_is_not_utf8_is_refused_on_the_form_and_stores_nothing(cl
 
     assert "UTF-8" in str(response.context["form"].errors["file"])
     assert not MarketplaceCompensation.objects.exists()
+
+
+def test_an_upload_a_rule_refuses_shows_the_rules_message_as_an_error_message(client):
+    shipment = factories.ShipmentFactory()
+    client.force_login(factories.UserFactory(is_staff=True, is_superuser=True))
+
+    response = _upload(client, shipment, "номер;сумма\nc-1;10\n".encode())
+
+    message = (
+        "The file has no column for: seller, shipment, reason, paid_on. "
+        "Expected headers such as seller, shipment, reason, paid_on."
+    )
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [("error", message)]
+    assert response.context["form"].errors["file"] == [message]
+
+
+def test_a_domain_error_puts_its_message_on_the_page_and_its_field_messages_on_the_form(rf):
+    request = rf.post("/")
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    form = ReplyForm({"body": "Hello"})
+    form.is_valid()
+    refusal = DomainError(
+        ErrorCode.VALIDATION_ERROR,
+        "Check the reply.",
+        fields={"body": ["Too short."], "elsewhere": ["Not on this form."]},
+    )
+
+    show_domain_error(request, refusal, form=form)
+
+    assert [(m.level_tag, m.message) for m in request._messages] == [("error", "Check the reply.")]
+    assert form.errors == {"body": ["Too short."], "__all__": ["Not on this form."]}

@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims.admin import EXPORT_COLUMNS
-from claims.choices import ClaimFlag, ClaimStatus, DocumentKind
-from claims.models import Claim, ClaimMessage, Document, Payout
+from claims.choices import ClaimFlag, ClaimStatus, RecoveryStatus
+from claims.models import Claim, ClaimMessage, Payout
 from claims.selectors import claims_queue_summary
-from policies.models import ProductVersion
+from policies.choices import DocumentKind
+from policies.models import Document, ProductVersion
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -294,10 +295,47 @@ def test_the_selection_exports_as_csv(client, adjuster):
         "status": "under_review",
         "claimed": "1234.50",
         "payable": "0.00",
+        "recovery_raised": "0.00",
+        "recovery_received": "0.00",
         "age_days": "3",
         "sla_missed": "yes",
         "assignee": adjuster.email,
     }
+
+
+def test_the_claim_page_list_and_export_name_recoveries_raised_apart_from_received(
+    client, adjuster
+):
+    claim = factories.ClaimFactory(status=ClaimStatus.PAID)
+    factories.RecoveryFactory(claim=claim, amount=D("1000.00"))
+    factories.RecoveryFactory(
+        claim=claim,
+        amount=D("2500.00"),
+        status=RecoveryStatus.RECEIVED,
+        received_on=timezone.localdate(),
+    )
+    client.force_login(adjuster)
+
+    page = client.get(change_url(claim), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    listed = client.get(
+        reverse("admin:claims_claim_changelist"), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    response = client.post(
+        reverse("admin:claims_claim_changelist"),
+        {"action": "export_csv", "_selected_action": [claim.pk]},
+    )
+
+    header, row = list(
+        csv.reader(
+            io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    exported = dict(zip(header, row, strict=True))
+    assert (exported["recovery_raised"], exported["recovery_received"]) == ("3500.00", "2500.00")
+    for html in (page, listed):
+        assert "Recoveries raised" in html
+        assert "Recoveries received" in html
+    assert "Recovered" not in page
 
 
 def test_search_finds_a_claim_by_order_id_and_by_tax_id(client, adjuster):
@@ -413,12 +451,16 @@ def test_an_adjuster_cannot_make_product_versions(client, adjuster):
     assert response.status_code == 403
 
 
-def test_bordereaux_are_made_from_the_admin(client, adjuster):
+def test_bordereaux_are_made_from_the_admin(client, adjuster, django_capture_on_commit_callbacks):
     factories.ClaimFactory()
     client.force_login(adjuster)
 
-    client.post(reverse("admin:claims_document_bordereaux"), {"month": "2026-11-15"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:policies_document_bordereaux"), {"month": "2026-11-15"}
+        )
 
+    assert response.status_code == 302
     made = sorted(d.file.name.rsplit(".", 1)[-1] for d in Document.objects.all())
     assert made == ["csv", "csv", "pdf", "pdf"]
 
@@ -426,7 +468,7 @@ def test_bordereaux_are_made_from_the_admin(client, adjuster):
 def test_a_reconciliation_run_links_its_report(client, adjuster):
     run = factories.ReconciliationRunFactory()
     report = factories.DocumentFactory(
-        kind=DocumentKind.RECONCILIATION_REPORT, claim=None, seller=None, run=run
+        kind=DocumentKind.RECONCILIATION_REPORT, owner=run, seller=None
     )
     client.force_login(adjuster)
 

@@ -1,10 +1,7 @@
 """A real Celery worker process takes a task from the real broker and runs the domain."""
 
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -14,6 +11,7 @@ from django.db import connection
 from claims.choices import ClaimStatus
 from claims.models import ClaimTransition
 from tests import factories
+from tests.workers import QUEUE, running_worker
 
 
 def _broker_url() -> str:
@@ -29,8 +27,6 @@ def _broker_url() -> str:
 
 
 BROKER_URL = _broker_url()
-ROOT = Path(__file__).resolve().parent.parent
-QUEUE = "sellercover"
 
 
 def broker_reachable() -> bool:
@@ -46,11 +42,6 @@ pytestmark = [
 ]
 
 
-def database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def test_a_worker_consumes_triage_from_the_broker():
     if not broker_reachable():
         pytest.skip(f"NO BROKER REACHABLE at {BROKER_URL}: the real-worker test did not run")
@@ -63,36 +54,9 @@ def test_a_worker_consumes_triage_from_the_broker():
     producer = Celery(broker=BROKER_URL, set_as_current=False)
     producer.conf.task_default_queue = QUEUE
     producer.control.purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--queues",
-            QUEUE,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=info",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": BROKER_URL,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with running_worker(broker_url=BROKER_URL) as worker:
         producer.send_task(
-            "claims.tasks.claim_triage_task", kwargs={"claim_id": claim.pk}, queue=QUEUE
+            "claims.tasks.claims_triage_task", kwargs={"claim_ids": [claim.pk]}, queue=QUEUE
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -100,13 +64,7 @@ def test_a_worker_consumes_triage_from_the_broker():
             if claim.status != ClaimStatus.SUBMITTED:
                 break
             time.sleep(0.3)
-    finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
+    output = worker["output"]
 
     assert claim.status == ClaimStatus.AWAITING_COMPENSATION, output[-3000:]
     triage = ClaimTransition.objects.get(claim=claim, transition="triage")

@@ -8,11 +8,11 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from claims.choices import ClaimStatus, DocumentKind
+from claims.choices import ClaimStatus
 from claims.lifecycle import claim_pay, claim_request_info, claim_start_review
 from claims.models import Claim, Evidence
 from policies.actors import Actor
-from policies.choices import PolicyStatus
+from policies.choices import DocumentKind, PolicyStatus
 from policies.models import Policy
 from tests import factories
 

@@ -4,8 +4,8 @@ import itertools
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -13,18 +13,19 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from claims.admin.workbench import claim_actions_for, outcome_message
 from claims.assessment import claim_calculate
 from claims.choices import ClaimFlag, ClaimStatus
 from claims.csv_import import compensations_import_csv
+from claims.errors import ClaimErrorCode
 from claims.lifecycle import claim_assign
 from claims.models import (
     Claim,
     ClaimMessage,
     ClaimTransition,
     Discrepancy,
-    Document,
     Evidence,
     MarketplaceCompensation,
     Payout,
@@ -33,16 +34,15 @@ from claims.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from claims.outputs.bordereaux import ROWS as BORDEREAU_KINDS
-from claims.outputs.documents import bordereau_pdf_make
+from claims.outputs.bordereaux import bordereaux_request
+from claims.page_errors import show_domain_error
 from claims.pages.files import evidence_file
-from claims.reconciliation.run import reconciliation_start
+from claims.reconciliation.run import reconciliation_request
 from claims.selectors import claim_sla_breached, claims_with_money, sla_breached_q
-from claims.tasks import reconciliation_run_task
 from claims.thread import claim_message_post
 from policies.admin import ReadOnlyInline, ViewOnlyAdmin
 from policies.errors import DomainError
-from policies.models import Marketplace
+from policies.models import Document, Marketplace
 
 
 @admin.display(description=_("by"))
@@ -127,8 +127,9 @@ def document_link(document: Document) -> str:
     )
 
 
-class DocumentInline(ReadOnlyInline):
+class DocumentInline(ReadOnlyInline, GenericTabularInline):
     model = Document
+    ct_field, ct_fk_field = "owner_type", "owner_id"
     fields = ["kind", document_link, "created_at", "sha256"]
     readonly_fields = fields
 
@@ -198,6 +199,8 @@ EXPORT_COLUMNS = [
     "status",
     "claimed",
     "payable",
+    "recovery_raised",
+    "recovery_received",
     "age_days",
     "sla_missed",
     "assignee",
@@ -219,6 +222,8 @@ def claim_export_row(claim: Claim) -> list:
         claim.status,
         f"{claim.claimed_amount:.2f}",
         f"{claim.payable_amount:.2f}",
+        f"{claim.recovery_raised_total:.2f}",
+        f"{claim.recovery_received_total:.2f}",
         claim_age_days(claim),
         "yes" if claim_sla_breached(claim, today=timezone.localdate()) else "",
         claim.assignee.email if claim.assignee else "",
@@ -243,6 +248,8 @@ class ClaimAdmin(ViewOnlyAdmin):
         "status",
         "claimed_amount",
         "payable_amount",
+        "recovery_raised",
+        "recovery_received",
         "age",
         "sla_missed",
         "assignee",
@@ -293,6 +300,7 @@ class ClaimAdmin(ViewOnlyAdmin):
                     ("claimed_amount", "assessed_amount"),
                     ("compensation_amount", "deductible_amount"),
                     ("payable_amount", "limit_applied"),
+                    ("recovery_raised", "recovery_received"),
                 ]
             },
         ),
@@ -319,8 +327,24 @@ class ClaimAdmin(ViewOnlyAdmin):
         DocumentInline,
     ]
 
+    readonly_fields = ["recovery_raised", "recovery_received"]
+
     def get_queryset(self, request):
         return claims_with_money(super().get_queryset(request))
+
+    @admin.display(
+        description=pgettext_lazy("amount", "Recoveries raised"), ordering="recovery_raised_total"
+    )
+    def recovery_raised(self, claim):
+        """What a late compensation left the seller owing back, received or not."""
+        return claim.recovery_raised_total
+
+    @admin.display(
+        description=pgettext_lazy("amount", "Recoveries received"),
+        ordering="recovery_received_total",
+    )
+    def recovery_received(self, claim):
+        return claim.recovery_received_total
 
     @admin.display(description=_("age, days"), ordering="submitted_at")
     def age(self, claim):
@@ -339,7 +363,7 @@ class ClaimAdmin(ViewOnlyAdmin):
             try:
                 claim_assign(claim_id=claim_id, adjuster=request.user)
             except DomainError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+                show_domain_error(request, exc)
                 return
             assigned += 1
         self.message_user(
@@ -426,12 +450,16 @@ class ClaimAdmin(ViewOnlyAdmin):
             for field, errors in form.errors.items():
                 label = form.fields[field].label if field in form.fields else ""
                 for error in errors:
-                    self.message_user(request, f"{label}: {error}", messages.ERROR)
+                    self.message_user(
+                        request,
+                        _("%(field)s: %(error)s") % {"field": label, "error": error},
+                        messages.ERROR,
+                    )
             return self._back(claim)
         try:
             claim = action.run(claim, request.user, form.cleaned_data)
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            show_domain_error(request, exc)
         else:
             text, warning = outcome_message(action=action, claim=claim, user=request.user)
             self.message_user(request, text, messages.WARNING if warning else messages.SUCCESS)
@@ -446,10 +474,10 @@ class ClaimAdmin(ViewOnlyAdmin):
         form = ReplyForm(request.POST)
         try:
             if not form.is_valid():
-                raise DomainError("message_required", _("The message is empty."))
+                raise DomainError(ClaimErrorCode.MESSAGE_REQUIRED, _("The message is empty."))
             claim_message_post(claim_id=claim.pk, user=request.user, body=form.cleaned_data["body"])
         except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            show_domain_error(request, exc)
         else:
             self.message_user(request, _("Message sent to the seller."), messages.SUCCESS)
         return self._back(claim)
@@ -504,7 +532,7 @@ class MarketplaceCompensationAdmin(ViewOnlyAdmin):
                     stream=form.cleaned_data["file"],
                 )
             except DomainError as exc:
-                form.add_error("file", exc.message)
+                show_domain_error(request, exc, form=form, field="file")
             else:
                 summary = _(
                     "%(rows)s rows: %(created)s new, %(unchanged)s already known, "
@@ -593,8 +621,7 @@ class ReconciliationRunAdmin(ViewOnlyAdmin):
     def start_view(self, request):
         if request.method != "POST" or not request.user.has_perm("claims.add_reconciliationrun"):
             raise PermissionDenied
-        run = reconciliation_start(trigger="admin", user=request.user)
-        transaction.on_commit(lambda: reconciliation_run_task.delay(run_id=run.pk))
+        run = reconciliation_request(trigger="admin", user=request.user)
         self.message_user(
             request,
             _("Reconciliation run #%(run)s started; its progress shows here.") % {"run": run.pk},
@@ -616,7 +643,7 @@ class DocumentAdmin(ViewOnlyAdmin):
             path(
                 "bordereaux/",
                 self.admin_site.admin_view(self.bordereaux_view),
-                name="claims_document_bordereaux",
+                name="policies_document_bordereaux",
             ),
             *super().get_urls(),
         ]
@@ -628,15 +655,16 @@ class DocumentAdmin(ViewOnlyAdmin):
         form = BordereauForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             month = form.cleaned_data["month"]
-            made = [bordereau_pdf_make(kind=kind, month=month) for kind in BORDEREAU_KINDS]
+            bordereaux_request(month=month)
             self.message_user(
                 request,
-                _("Bordereaux for %(month)s are ready.") % {"month": f"{month:%m.%Y}"},
+                _("The bordereaux for %(month)s are being made; they appear in this list shortly.")
+                % {"month": f"{month:%m.%Y}"},
                 messages.SUCCESS,
             )
             return redirect(
-                reverse("admin:claims_document_changelist")
-                + f"?period__exact={made[0].period:%Y-%m-%d}"
+                reverse("admin:policies_document_changelist")
+                + f"?period__exact={month.replace(day=1):%Y-%m-%d}"
             )
         context = {
             **self.admin_site.each_context(request),

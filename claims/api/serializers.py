@@ -1,4 +1,7 @@
-"""Input and output shapes of the claims side of the integration API (DESIGN §6)."""
+"""Input and output shapes of the claims side of the integration API.
+
+Marketplaces code against these shapes: fields may be added, none renamed or dropped.
+"""
 
 from rest_framework import serializers
 
@@ -66,7 +69,24 @@ class AmountsOutput(serializers.Serializer):
     deductible = serializers.DecimalField(source="deductible_amount", **AMOUNT)
     payable = serializers.DecimalField(source="payable_amount", **AMOUNT)
     paid = serializers.DecimalField(source="paid_total", **AMOUNT)
-    recovered = serializers.DecimalField(source="recovered_total", **AMOUNT)
+    # `recovered` is the first name of `recovery_raised`, kept for the clients that read it.
+    recovered = serializers.DecimalField(
+        source="recovery_raised_total",
+        help_text="The recoveries raised: what the seller owes back, received or not. "
+        "The same as `recovery_raised`.",
+        **AMOUNT,
+    )
+    recovery_raised = serializers.DecimalField(
+        source="recovery_raised_total",
+        help_text="The recoveries raised: what a late compensation left the seller owing "
+        "back of the payout, received or not.",
+        **AMOUNT,
+    )
+    recovery_received = serializers.DecimalField(
+        source="recovery_received_total",
+        help_text="The part of the recoveries raised that the seller has paid back.",
+        **AMOUNT,
+    )
     seller_bore = serializers.DecimalField(**AMOUNT)
 
 

@@ -18,10 +18,13 @@ from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Va
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from claims.choices import DocumentKind, RecoveryStatus
-from claims.models import Claim, ClaimTransition, Document, Payout, Recovery
+from claims.choices import RecoveryStatus
+from claims.models import Claim, ClaimTransition, Payout, Recovery
+from claims.tasks import bordereaux_make_task
 from policies.calculation import ZERO
-from policies.models import Policy, PolicyTransition
+from policies.choices import DocumentKind
+from policies.models import Document, Policy, PolicyTransition
+from policies.outbox import outbox_enqueue
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -116,7 +119,8 @@ def _claims_rows(first: dt.date, last: dt.date, end: dt.datetime):
         "marketplace_compensation",
         "payable",
         "paid_to_date",
-        "recovered_to_date",
+        "recovery_raised_to_date",
+        "recovery_received_to_date",
     ]
     claims = (
         Claim.objects.filter(created_at__lt=end)
@@ -124,7 +128,9 @@ def _claims_rows(first: dt.date, last: dt.date, end: dt.datetime):
         .annotate(
             status_then=_status_at(ClaimTransition, "claim", end),
             paid_then=_sum(Payout, Q(paid_on__lte=last)),
-            recovered_then=_sum(Recovery, Q(status=RecoveryStatus.RECEIVED, received_on__lte=last)),
+            # A recovery is owed from its raising on, and money back only once received.
+            raised_then=_sum(Recovery, Q(raised_at__lt=end)),
+            received_then=_sum(Recovery, Q(status=RecoveryStatus.RECEIVED, received_on__lte=last)),
         )
         .order_by("number")
     )
@@ -143,7 +149,8 @@ def _claims_rows(first: dt.date, last: dt.date, end: dt.datetime):
             f"{claim.compensation_amount:.2f}",
             f"{claim.payable_amount:.2f}",
             f"{claim.paid_then:.2f}",
-            f"{claim.recovered_then:.2f}",
+            f"{claim.raised_then:.2f}",
+            f"{claim.received_then:.2f}",
         ]
 
 
@@ -175,3 +182,9 @@ def bordereau_make(*, kind: str, month: dt.date) -> Document:
         text.detach()
     document.save()
     return document
+
+
+def bordereaux_request(*, month: dt.date) -> None:
+    """Queue the making of the month's premium and claims bordereaux, CSV and PDF."""
+    with transaction.atomic():
+        outbox_enqueue(task=bordereaux_make_task, month=month.isoformat())

@@ -12,13 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from claims.calculation import Calculation
-from claims.choices import DiscrepancyKind, DocumentKind, LimitApplied
-from claims.models import Claim, ClaimTransition, Discrepancy, Document, ReconciliationRun
+from claims.choices import DiscrepancyKind, LimitApplied
+from claims.models import Claim, ClaimTransition, Discrepancy, ReconciliationRun
 from claims.outputs.bordereaux import month_bounds
 from policies.calculation import ZERO
 from policies.calendar import add_working_days
-from policies.choices import Cover
+from policies.choices import Cover, DocumentKind
 from policies.documents import Draft, document_make, issuer
+from policies.models import Document
 
 # A run report lists this many discrepancies; the admin and the CSV hold them all.
 REPORT_ROWS = 500
@@ -46,7 +47,7 @@ def _claim_draft(claim: Claim, *, kind: str, key: str, name: str, context: dict)
         filename=f"{name}-{claim.number}.pdf",
         language=claim.seller.language,
         context={**issuer(), "claim": claim, "seller": claim.seller, **context},
-        owner={"seller": claim.seller, "policy": claim.policy, "claim": claim},
+        owner={"seller": claim.seller, "policy": claim.policy, "owner": claim},
     )
 
 
@@ -91,7 +92,12 @@ class Line:
 
 
 def settlement_lines(calc: Calculation) -> list[Line]:
-    """Return the settlement act's lines: DESIGN §4 step by step, the limit that bound marked."""
+    """Return the settlement act's lines, the limit that bound marked.
+
+    One line per step of the payable: the assessed loss, less the marketplace's compensation,
+    less the deductible, then the least of that, the per-claim limit, what the per-event
+    limit still allows and what the aggregate limit still allows.
+    """
 
     def bound(code: str) -> str:
         return _("applied") if calc.limit_applied == code else ""
@@ -219,7 +225,7 @@ def reconciliation_report_make(*, run_id: int) -> Document:
                 ),
                 "row_limit": REPORT_ROWS,
             },
-            owner={"run": run},
+            owner={"owner": run},
         )
 
     return document_make(key=key, draft=draft)
@@ -230,7 +236,13 @@ BORDEREAU_TOTALS = {
     DocumentKind.PREMIUM_BORDEREAU: (("product",), ("shipments", "declared_value", "premium")),
     DocumentKind.CLAIMS_BORDEREAU: (
         ("cover", "status_at_month_end"),
-        ("claimed", "payable", "paid_to_date", "recovered_to_date"),
+        (
+            "claimed",
+            "payable",
+            "paid_to_date",
+            "recovery_raised_to_date",
+            "recovery_received_to_date",
+        ),
     ),
 }
 

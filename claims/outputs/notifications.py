@@ -5,7 +5,6 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail import send_mass_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -14,6 +13,7 @@ from claims.choices import ClaimStatus
 from claims.models import Claim
 from claims.tasks import claims_status_notify_task
 from policies.models import User
+from policies.outbox import outbox_enqueue_many
 
 # Moves inside the insurer's queue (assignment, review) are not the seller's news.
 SELLER_NOTIFIED = frozenset(
@@ -32,9 +32,10 @@ SELLER_NOTIFIED = frozenset(
 def sellers_notify_later(changes: Iterable[tuple[int, str]]) -> None:
     """Queue, for after the commit, the e-mails for the changes that concern the sellers."""
     due = [(claim_id, target) for claim_id, target in changes if target in SELLER_NOTIFIED]
-    for start in range(0, len(due), 500):
-        part = due[start : start + 500]
-        transaction.on_commit(lambda part=part: claims_status_notify_task.delay(changes=part))
+    outbox_enqueue_many(
+        task=claims_status_notify_task,
+        calls=({"changes": due[start : start + 500]} for start in range(0, len(due), 500)),
+    )
 
 
 def claims_status_notify(*, changes: list[tuple[int, str]]) -> int:

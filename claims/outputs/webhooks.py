@@ -21,6 +21,7 @@ from django.utils import timezone
 from claims.models import Claim, WebhookAttempt, WebhookDelivery, WebhookStatus
 from claims.tasks import webhook_deliver_task, webhooks_retry_due_task
 from policies.models import Marketplace
+from policies.outbox import outbox_enqueue
 
 EVENT_STATUS_CHANGED = "claim.status_changed"
 TIMEOUT_SECONDS = 5
@@ -59,7 +60,7 @@ def webhook_status_changed(*, claim: Claim, source: str, at: dt.datetime) -> Web
             "at": at.isoformat(),
         },
     )
-    transaction.on_commit(lambda: webhook_deliver_task.delay(delivery_id=delivery.pk))
+    outbox_enqueue(task=webhook_deliver_task, delivery_id=delivery.pk)
     return delivery
 
 
@@ -105,7 +106,7 @@ def webhooks_status_changed_many(*, changes: list[StatusChange], at: dt.datetime
     ]
     WebhookDelivery.objects.bulk_create(deliveries, batch_size=5000)
     if deliveries:
-        transaction.on_commit(webhooks_retry_due_task.delay)
+        outbox_enqueue(task=webhooks_retry_due_task)
     return len(deliveries)
 
 

@@ -7,8 +7,11 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from claims.choices import EligibilityCode
+from claims.errors import ClaimErrorCode
 from claims.evidence import MAX_EVIDENCE_PER_CLAIM
 from policies.choices import Peril
+from policies.errors import PolicyErrorCode
 from policies.selectors import products_on_sale
 
 
@@ -28,7 +31,7 @@ class EvidenceField(forms.FileField):
         if len(files) > MAX_EVIDENCE_PER_CLAIM:
             raise forms.ValidationError(
                 _("At most %(n)d files per claim.") % {"n": MAX_EVIDENCE_PER_CLAIM},
-                code="too_many",
+                code=ClaimErrorCode.TOO_MANY_FILES,
             )
         return [super(EvidenceField, self).clean(f, initial) for f in files]
 
@@ -63,7 +66,9 @@ class ClaimForm(forms.Form):
     def clean_event_date(self):
         day = self.cleaned_data["event_date"]
         if day > timezone.localdate():
-            raise forms.ValidationError(_("The event cannot be in the future."), code="future")
+            raise forms.ValidationError(
+                _("The event cannot be in the future."), code=EligibilityCode.EVENT_IN_FUTURE
+            )
         return day
 
 
@@ -91,9 +96,14 @@ class EnrolForm(forms.Form):
     def clean_starts_on(self):
         day = self.cleaned_data["starts_on"]
         if day < timezone.localdate():
-            raise forms.ValidationError(_("Cover cannot start in the past."), code="past")
+            raise forms.ValidationError(
+                _("Cover cannot start in the past."), code=PolicyErrorCode.START_IN_PAST
+            )
         if day > timezone.localdate() + dt.timedelta(days=90):
-            raise forms.ValidationError(_("Cover can start at most 90 days ahead."), code="too_far")
+            raise forms.ValidationError(
+                _("Cover can start at most 90 days ahead."),
+                code=PolicyErrorCode.START_TOO_FAR_AHEAD,
+            )
         return day
 
 

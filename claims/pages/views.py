@@ -18,17 +18,19 @@ from django_fsm import can_proceed
 
 from claims import lifecycle
 from claims.assessment import claim_calculate
-from claims.choices import ClaimFlag, ClaimStatus, DocumentKind, MessageAuthor
+from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor
 from claims.filing import claim_file_with_evidence, claim_preview
-from claims.models import Document, Evidence
+from claims.models import Evidence
+from claims.page_errors import show_domain_error
 from claims.pages.files import evidence_file
 from claims.pages.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
 from claims.selectors import policy_usage, seller_claim_get, seller_claims, seller_summary
 from claims.thread import claim_message_post
 from policies.actors import Actor
 from policies.calculation import premium_estimate
-from policies.choices import ShipmentEventKind
+from policies.choices import DocumentKind, ShipmentEventKind
 from policies.errors import DomainError
+from policies.models import Document
 from policies.selectors import (
     products_on_sale,
     seller_policies,
@@ -71,14 +73,6 @@ class SignInView(LoginView):
                 samesite="Lax",
             )
         return response
-
-
-def show_domain_error(request, exc: DomainError, form=None) -> None:
-    """Put the error's field messages on the form's fields, and its message on the page."""
-    if form is not None:
-        for field, errors in (exc.fields or {}).items():
-            form.add_error(field if field in form.fields else None, errors)
-    messages.error(request, exc.message)
 
 
 def _param(request, name: str) -> str:
@@ -133,7 +127,7 @@ def enrol(request):
                 actor=Actor.for_user(request.user),
             )
         except DomainError as exc:
-            show_domain_error(request, exc, form)
+            show_domain_error(request, exc, form=form)
         else:
             messages.success(
                 request,
@@ -301,7 +295,7 @@ def claim_new(request):
                     return redirect("seller:claim", number=claim.number)
                 preview = claim_preview(shipment=shipment, **spec)
             except DomainError as exc:
-                show_domain_error(request, exc, form)
+                show_domain_error(request, exc, form=form)
     return render(
         request,
         "seller/claim_new.html",

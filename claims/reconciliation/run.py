@@ -35,7 +35,8 @@ from claims.reconciliation.sql import (
     stage_records,
     update_claims,
 )
-from claims.tasks import reconciliation_report_make_task
+from claims.tasks import reconciliation_report_make_task, reconciliation_run_task
+from policies.outbox import outbox_enqueue
 
 # Larger chunks spread the per-chunk sums of payouts and the commit over more rows;
 # memory grows with the chunk (about 210 MiB peak at this size, two at once), not the run.
@@ -74,6 +75,14 @@ def reconciliation_start(*, trigger: str, user=None, chunk: int = CHUNK) -> Reco
         )
 
 
+def reconciliation_request(*, trigger: str, user=None) -> ReconciliationRun:
+    """Start a run (or return the one under way) and queue its work for a worker."""
+    with transaction.atomic():
+        run = reconciliation_start(trigger=trigger, user=user)
+        outbox_enqueue(task=reconciliation_run_task, run_id=run.pk)
+    return run
+
+
 def reconciliation_run(*, run_id: int, workers: int = 1) -> ReconciliationRun:
     """Work through the run's records, `workers` chunks at a time; return the run when done.
 
@@ -103,7 +112,7 @@ def reconciliation_run(*, run_id: int, workers: int = 1) -> ReconciliationRun:
                 run.state = RunState.DONE
                 run.finished_at = timezone.now()
                 run.save()
-                transaction.on_commit(lambda: reconciliation_report_make_task.delay(run_id=run_id))
+                outbox_enqueue(task=reconciliation_report_make_task, run_id=run_id)
     return run
 
 

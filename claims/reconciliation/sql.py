@@ -22,10 +22,9 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from claims.assessment import claim_due_on
+from claims.assessment import RELEASE_CLEARS, claim_due_on
 from claims.choices import (
     COVERS_BY_COMPENSATION_REASON,
-    ClaimFlag,
     ClaimStatus,
     DiscrepancyKind,
     RecoveryStatus,
@@ -79,6 +78,19 @@ def _fn(name: str) -> str:
     if connection.vendor == "sqlite":
         return {"greatest": "MAX", "least": "MIN"}[name]
     return name.upper()
+
+
+def _cents(expr: str) -> str:
+    """Return the SQL of the sum of money `expr` to the cent, as the Decimal rules have it.
+
+    SQLite adds and subtracts in binary floats, where 1.00 - 0.70 is 0.30000000000000004:
+    above a limit or threshold of 0.30 that the rules find equal to it, and a payout of
+    0.30 less a payable of 0.29999999999999993 would raise a recovery of 0.00. Rounded,
+    it is the very float SQLite keeps for a stored 0.30. PostgreSQL's numeric is exact.
+    """
+    if connection.vendor == "sqlite":
+        return f"ROUND({expr}, 2)"
+    return expr
 
 
 def _reasons_for(cover: str) -> str:
@@ -205,7 +217,24 @@ def assess_claims(cursor) -> None:
     """
     greatest, least = _fn("greatest"), _fn("least")
     received = f"'{RecoveryStatus.RECEIVED}'"
-    kept_flags, flagged = _flags_without("tg.flags", ClaimFlag.COMPENSATION_WAIT_PENDING)
+    # Every figure compared or written below is to the cent (see _cents).
+    compensation = _cents("SUM(c.amount)")
+    net = _cents(
+        f"{greatest}(0, COALESCE(cl.assessed_amount, cl.claimed_amount) - tg.compensation)"
+    )
+    event_room = _cents(
+        f"{greatest}(0, t.per_event_limit"
+        " - ((COALESCE(e.paid, 0) - COALESCE(o.paid, 0))"
+        " - (COALESCE(e.recv, 0) - COALESCE(o.recv, 0))))"
+    )
+    aggregate_room = _cents(
+        f"{greatest}(0, v.aggregate_limit"
+        " - (COALESCE(bp.paid, 0) - COALESCE(o.paid, 0))"
+        " + (COALESCE(bp.recv, 0) - COALESCE(o.recv, 0)))"
+    )
+    after_ded = _cents(f"{greatest}(0, net - deductible)")
+    # The flags a release keeps: assessment.release_flags, by the same flag it clears.
+    kept_flags, flagged = _flags_without("tg.flags", RELEASE_CLEARS)
     if connection.vendor == "postgresql":
         # Locked first, so the status read below stays the claim's until the commit and the
         # release decided from it holds (SQLite lets one writer in at a time anyway).
@@ -219,7 +248,7 @@ def assess_claims(cursor) -> None:
         WITH targets AS (
             -- A probe per claim: the planner cannot know how many records this run linked.
             SELECT id, number, marketplace_id, policy_id, event_key, status, flags,
-                   (SELECT SUM(c.amount) FROM {T["comp"]} c
+                   (SELECT {compensation} FROM {T["comp"]} c
                     WHERE c.claim_id = cl.id) AS compensation
             FROM {T["claim"]} cl
             WHERE id IN (SELECT claim_id FROM {STAGE} WHERE claim_id IS NOT NULL)
@@ -242,18 +271,11 @@ def assess_claims(cursor) -> None:
             FROM money GROUP BY policy_id, event_key
         ),
         base AS (
-            SELECT cl.id, tg.compensation,
-                   {greatest}(0, COALESCE(cl.assessed_amount, cl.claimed_amount)
-                                 - tg.compensation) AS net,
+            SELECT cl.id, tg.compensation, {net} AS net,
                    t.deductible, t.per_claim_limit, v.auto_approve_threshold,
-                   CASE WHEN t.per_event_limit IS NULL THEN NULL ELSE
-                        {greatest}(0, t.per_event_limit
-                            - ((COALESCE(e.paid, 0) - COALESCE(o.paid, 0))
-                               - (COALESCE(e.recv, 0) - COALESCE(o.recv, 0))))
+                   CASE WHEN t.per_event_limit IS NULL THEN NULL ELSE {event_room}
                    END AS event_room,
-                   {greatest}(0, v.aggregate_limit
-                       - (COALESCE(bp.paid, 0) - COALESCE(o.paid, 0))
-                       + (COALESCE(bp.recv, 0) - COALESCE(o.recv, 0))) AS aggregate_room
+                   {aggregate_room} AS aggregate_room
             FROM targets tg
             JOIN {T["claim"]} cl ON cl.id = tg.id
             LEFT JOIN money o ON o.claim_id = cl.id
@@ -266,7 +288,7 @@ def assess_claims(cursor) -> None:
         stepped AS (
             SELECT id, compensation, net, deductible, per_claim_limit, event_room,
                    aggregate_room, auto_approve_threshold,
-                   {greatest}(0, net - deductible) AS after_ded
+                   {after_ded} AS after_ded
             FROM base
         ),
         calc AS (
@@ -340,11 +362,14 @@ def update_claims(cursor, now: dt.datetime) -> None:
 
 
 def raise_recoveries(cursor, now: dt.datetime) -> int:
+    """Raise, on each assessed claim paid more than its payable, a Recovery of the difference
+    (calculation.recovery_due) not yet raised; return how many."""
+    due = _cents("p.paid - COALESCE(r.raised, 0) - cl.payable_amount")
     cursor.execute(
         f"""
         INSERT INTO {T["recovery"]}
             (claim_id, compensation_id, amount, status, raised_at, received_on, reference)
-        SELECT cl.id, last.comp_id, p.paid - COALESCE(r.raised, 0) - cl.payable_amount,
+        SELECT cl.id, last.comp_id, {due},
                '{RecoveryStatus.OPEN}', %s, NULL, ''
         FROM {T["claim"]} cl
         JOIN (SELECT claim_id, MAX(id) AS comp_id FROM {STAGE}
@@ -353,7 +378,7 @@ def raise_recoveries(cursor, now: dt.datetime) -> int:
              ON p.claim_id = cl.id
         LEFT JOIN (SELECT claim_id, SUM(amount) AS raised FROM {T["recovery"]}
                    GROUP BY claim_id) r ON r.claim_id = cl.id
-        WHERE p.paid - COALESCE(r.raised, 0) - cl.payable_amount > 0
+        WHERE {due} > 0
         """,
         [_db_time(now)],
     )

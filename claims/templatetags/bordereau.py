@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import template
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from claims.choices import ClaimStatus
 from policies.choices import Cover, Peril, PolicyStatus
@@ -33,7 +34,8 @@ COLUMNS = {
     "marketplace_compensation": _("Compensation"),
     "payable": _("Payable"),
     "paid_to_date": _("Paid"),
-    "recovered_to_date": _("Recovered"),
+    "recovery_raised_to_date": pgettext_lazy("amount", "Recoveries raised"),
+    "recovery_received_to_date": pgettext_lazy("amount", "Recoveries received"),
 }
 MONEY = {
     "declared_value",
@@ -43,7 +45,8 @@ MONEY = {
     "marketplace_compensation",
     "payable",
     "paid_to_date",
-    "recovered_to_date",
+    "recovery_raised_to_date",
+    "recovery_received_to_date",
 }
 DATES = {"period_start", "period_end", "event_date"}
 LABELS = {

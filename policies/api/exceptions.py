@@ -1,8 +1,13 @@
-"""The one place that turns errors into the API's error body.
+"""The one place that turns errors into the API's error body and status.
 
 `{"code": "...", "message": "...", "fields": {"amount": ["..."]}}` with
-400/401/403/404/409/429; bad input never reaches a 500.
+400/401/403/404/409/429; bad input never reaches a 500. A refusal answers
+the same code, message, fields and status whether it was raised (a single
+request) or kept in a bulk item's result.
 """
+
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -12,24 +17,82 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from policies.errors import DomainError
+from policies.errors import DomainError, ErrorCode
+from policies.ingest import ItemResult
 
 CODES = {
-    exceptions.ValidationError: "validation_error",
-    exceptions.ParseError: "parse_error",
-    exceptions.AuthenticationFailed: "not_authenticated",
-    exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.PermissionDenied: "permission_denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: ErrorCode.VALIDATION_ERROR,
+    exceptions.ParseError: ErrorCode.PARSE_ERROR,
+    exceptions.AuthenticationFailed: ErrorCode.NOT_AUTHENTICATED,
+    exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    exceptions.NotFound: ErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: ErrorCode.THROTTLED,
+}
+
+# The status of each shared code that is not a plain 400, whichever layer refused. A rule's
+# own code takes the status its exception declares, raised or kept in a bulk item's result.
+STATUSES = {
+    ErrorCode.NOT_AUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.PERMISSION_DENIED: status.HTTP_403_FORBIDDEN,
+    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
+    ErrorCode.NOT_ACCEPTABLE: status.HTTP_406_NOT_ACCEPTABLE,
+    ErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
 def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
     return {"code": code, "message": message, "fields": fields or {}, **extra}
+
+
+@dataclass(frozen=True)
+class ApiError:
+    """A refusal as the API tells it: the body's code, message and fields, and the status.
+
+    `extra` holds the rule's own facts beyond those (such as an eligibility reason).
+    """
+
+    code: str
+    message: str
+    fields: dict[str, Any]
+    status: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def body(self) -> dict:
+        return error_body(self.code, self.message, self.fields)
+
+
+def api_error(error: DomainError | ItemResult) -> ApiError:
+    """Return how the API answers a refusal, raised as a DomainError or kept in an item's result."""
+    if isinstance(error, DomainError):
+        return ApiError(
+            code=error.code,
+            message=error.message,
+            fields=error.fields,
+            status=STATUSES.get(error.code, error.status),
+            extra=error.extra,
+        )
+    if error.refusal is not None:
+        return ApiError(
+            code=error.refusal.code,
+            message=error.refusal.message,
+            fields=error.errors,
+            status=STATUSES.get(error.refusal.code, error.refusal.status),
+            extra=error.refusal.extra,
+        )
+    return ApiError(
+        code=ErrorCode.VALIDATION_ERROR,
+        message=_("Invalid input: %(fields)s.") % {"fields": ", ".join(error.errors)},
+        fields=error.errors,
+        status=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 def django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]]:
@@ -50,25 +113,26 @@ def _first_message(fields) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        extra = {"detail": exc.extra} if exc.extra else {}
-        return Response(error_body(exc.code, exc.message, exc.fields, **extra), status=exc.status)
+        error = api_error(exc)
+        extra = {"detail": error.extra} if error.extra else {}
+        return Response({**error.body, **extra}, status=error.status)
     if isinstance(exc, DjangoValidationError):
         fields = django_validation_fields(exc)
         return Response(
-            error_body("validation_error", _first_message(fields), fields),
+            error_body(ErrorCode.VALIDATION_ERROR, _first_message(fields), fields),
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, TransitionNotAllowed | ConcurrentTransition):
         return Response(
-            error_body("conflict", _("The claim changed meanwhile: reload and try again.")),
-            status=status.HTTP_409_CONFLICT,
+            error_body(ErrorCode.CONFLICT, _("The claim changed meanwhile: reload and try again.")),
+            status=STATUSES[ErrorCode.CONFLICT],
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), "error")
+    code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), exc.default_code)
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = error_body(code, _first_message(fields), fields)

@@ -1,4 +1,7 @@
-"""Input and output shapes of the integration API (DESIGN §6): one of each per resource."""
+"""Input and output shapes of the integration API: one of each per resource.
+
+Marketplaces code against these shapes: fields may be added, none renamed or dropped.
+"""
 
 import re
 from decimal import Decimal

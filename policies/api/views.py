@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api.authentication import ApiKeyAuthentication, Integration
+from policies.api.exceptions import api_error
 from policies.api.serializers import (
     PolicyInput,
     PolicyOutput,
@@ -64,6 +65,7 @@ BulkResults = inline_serializer(
                 "id": serializers.IntegerField(required=False),
                 "number": serializers.CharField(required=False),
                 "code": serializers.CharField(required=False),
+                "message": serializers.CharField(required=False),
                 "errors": serializers.DictField(child=serializers.ListField()),
             },
         )
@@ -145,44 +147,25 @@ class IngestApi(IntegrationApi):
         return results
 
     def result_row(self, result: ItemResult) -> dict:
+        """Answer one bulk item: an error row carries the single answer's code and message."""
         row = {"external_id": result.external_id, "status": result.status}
         if result.status == ERROR:
-            row["code"] = result.extra.get("code", "validation_error")
-            row["errors"] = result.errors
-        else:
-            row[self.identifier] = getattr(result.obj, self.identifier)
-            row["errors"] = {}
-        row.update({k: v for k, v in result.extra.items() if k not in ("code", "message")})
+            error = api_error(result)
+            row.update(code=error.code, message=error.message, errors=error.fields)
+            row.update(error.extra)
+            return row
+        row[self.identifier] = getattr(result.obj, self.identifier)
+        row["errors"] = {}
+        row.update(result.extra)
         return row
-
-    @staticmethod
-    def error_message(code: str, errors: dict) -> str:
-        names = ", ".join(errors)
-        if code == "conflict":
-            return _("A record with this external id exists with other content: %(fields)s.") % {
-                "fields": names
-            }
-        return _("Invalid input: %(fields)s.") % {"fields": names}
 
     def single_response(self, result: ItemResult) -> Response:
         if result.status == ERROR:
-            code = result.extra.get("code", "validation_error")
-            return Response(
-                {
-                    "code": code,
-                    "message": result.extra.get("message")
-                    or self.error_message(code, result.errors),
-                    "fields": result.errors,
-                    **{k: v for k, v in result.extra.items() if k not in ("code", "message")},
-                },
-                status=status.HTTP_409_CONFLICT
-                if code == "conflict"
-                else status.HTTP_400_BAD_REQUEST,
-            )
+            error = api_error(result)
+            return Response({**error.body, **error.extra}, status=error.status)
         body = self.output_serializer(self.present(result.obj)).data
-        extra = {k: v for k, v in result.extra.items() if k not in ("code", "message")}
         return Response(
-            {**body, **extra},
+            {**body, **result.extra},
             status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK,
         )
 

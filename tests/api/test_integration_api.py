@@ -1,4 +1,5 @@
-"""The marketplace integration API (DESIGN §6), tested as the contract it is."""
+"""The marketplace integration API, tested as the contract it is: fields may be added,
+none renamed or dropped."""
 
 import datetime as dt
 import hashlib
@@ -13,7 +14,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from claims.choices import ClaimStatus
+from claims.choices import ClaimStatus, RecoveryStatus
 from claims.lifecycle import claim_reject, claim_release, claim_start_review, claim_triage
 from claims.models import Claim, MarketplaceCompensation, Payout, WebhookDelivery
 from claims.outputs.webhooks import backoff
@@ -426,12 +427,37 @@ def test_a_filed_claim_reads_with_its_amounts_and_public_transitions(api, insure
         "payable",
         "paid",
         "recovered",
+        "recovery_raised",
+        "recovery_received",
         "seller_bore",
     }
     assert [t["to"] for t in body["transitions"]][-1] == "rejected"
     assert set(body["transitions"][0]) == {"from", "to", "at", "actor", "note"}
     assert "SECRET" not in json.dumps(body)
     assert not any(isinstance(v, float) for v in walk(body))
+
+
+def test_a_claims_amounts_tell_the_recoveries_raised_from_those_received(api, insured):
+    claim = factories.ClaimFactory(shipment=insured, status=ClaimStatus.PAID)
+    factories.PayoutFactory(claim=claim, amount=D("7500.00"))
+    factories.RecoveryFactory(claim=claim, amount=D("1000.00"))
+    factories.RecoveryFactory(
+        claim=claim,
+        amount=D("2500.00"),
+        status=RecoveryStatus.RECEIVED,
+        received_on=timezone.localdate(),
+    )
+
+    read = api.get(f"/api/v1/claims/{claim.number}/").json()["amounts"]
+    [listed] = api.get("/api/v1/claims/").json()["results"]
+
+    # `recovered` keeps its first meaning: every recovery raised, received or not.
+    assert {name: read[name] for name in ("recovered", "recovery_raised", "recovery_received")} == {
+        "recovered": "3500.00",
+        "recovery_raised": "3500.00",
+        "recovery_received": "2500.00",
+    }
+    assert listed["amounts"] == read
 
 
 def test_claims_list_filters_and_pages_with_a_cursor(api, insured):

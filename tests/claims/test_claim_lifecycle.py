@@ -1,4 +1,4 @@
-"""The claim lifecycle of DESIGN §5: each transition allowed, and refused where it must be."""
+"""The claim lifecycle: each transition allowed, and refused where it must be."""
 
 import datetime as dt
 from decimal import Decimal

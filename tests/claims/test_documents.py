@@ -1,4 +1,4 @@
-"""The PDF documents of DESIGN §8: made by the transition that calls for each, once per event,
+"""The PDF documents: made by the transition that calls for each, once per event,
 with the figures the records hold, in the seller's language, and only for those allowed."""
 
 import datetime as dt
@@ -15,19 +15,19 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from claims.assessment import APPEAL_WINDOW_DAYS, DECISION_WORKING_DAYS
-from claims.choices import ClaimStatus, DocumentKind
+from claims.choices import ClaimStatus
 from claims.compensation import compensation_match
 from claims.filing import claim_file
 from claims.lifecycle import claim_pay, claim_reject, claim_reopen
-from claims.models import Document
 from claims.outputs.bordereaux import bordereau_make
 from claims.outputs.documents import bordereau_pdf_make, settlement_act_make
 from claims.reconciliation.run import reconciliation_run, reconciliation_start
 from claims.tasks import bordereaux_monthly_task
 from policies.actors import Actor
 from policies.calendar import add_working_days
-from policies.choices import Language
+from policies.choices import DocumentKind, Language
 from policies.documents import BASE_URL, ProjectStaticFetcher, document_store, render_pdf
+from policies.models import Document
 from policies.services import policy_enrol
 from tests import factories
 
@@ -76,7 +76,7 @@ def committed(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def paid(adjuster, committed):
-    """DESIGN §4: loss 12 000, compensation 4 000, deductible 500 → 7 500 paid."""
+    """Loss 12 000, compensation 4 000, deductible 500 → 7 500 paid."""
     claim = factories.ClaimFactory(status=ClaimStatus.APPROVED)
     factories.CompensationFactory(shipment=claim.shipment, claim=claim, amount=D("4000.00"))
     with committed():
@@ -354,7 +354,7 @@ def test_a_document_stored_meanwhile_by_another_worker_wins_and_its_twin_file_go
         key="k",
         filename="a.pdf",
         content=b"two",
-        claim=claim,
+        owner=claim,
     )
 
     assert second.pk == first.pk

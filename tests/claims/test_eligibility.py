@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from claims.assessment import judgement_flags
 from claims.choices import ClaimFlag, ClaimStatus
-from claims.eligibility import judgement_flags
 from claims.errors import ClaimNotEligible
 from claims.filing import claim_file, claim_submit
 from claims.lifecycle import claim_triage

@@ -7,12 +7,16 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from claims.choices import ClaimFlag, ClaimStatus, DocumentKind
+from claims.choices import ClaimFlag, ClaimStatus, RecoveryStatus
 from claims.jobs import claims_flag_sla_breaches
-from claims.models import Claim, Document
-from claims.outputs.bordereaux import bordereau_make
+from claims.models import Claim
+from claims.outputs.bordereaux import bordereau_make, month_bounds
+from claims.outputs.documents import bordereau_summary
+from claims.templatetags.bordereau import column_label
+from policies.choices import DocumentKind
+from policies.models import Document
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +70,51 @@ def test_the_claims_bordereau_shows_each_claim_as_at_the_months_end(senior):
     assert row["paid_to_date"] == "7500.00"
     assert row["claimed"] == "12000.00"
     assert document.period == dt.date(2026, 10, 1)
+
+
+def test_the_claims_bordereau_names_recoveries_raised_apart_from_those_received():
+    claim = factories.PayoutFactory(paid_on=dt.date(2026, 10, 20)).claim
+    Claim.objects.filter(pk=claim.pk).update(
+        created_at=timezone.make_aware(dt.datetime(2026, 10, 15, 9))
+    )
+    october, november = (timezone.make_aware(dt.datetime(2026, m, 25, 12)) for m in (10, 11))
+    factories.RecoveryFactory(claim=claim, amount=Decimal("1000.00"), raised_at=october)
+    factories.RecoveryFactory(
+        claim=claim,
+        amount=Decimal("2500.00"),
+        raised_at=october,
+        status=RecoveryStatus.RECEIVED,
+        received_on=dt.date(2026, 10, 28),
+    )
+    factories.RecoveryFactory(claim=claim, amount=Decimal("400.00"), raised_at=november)
+
+    [row] = read(bordereau_make(kind=DocumentKind.CLAIMS_BORDEREAU, month=dt.date(2026, 10, 1)))
+    first, last, end = month_bounds(dt.date(2026, 10, 1))
+    summary = bordereau_summary(kind=DocumentKind.CLAIMS_BORDEREAU, first=first, last=last, end=end)
+
+    assert "recovered_to_date" not in row
+    assert (row["recovery_raised_to_date"], row["recovery_received_to_date"]) == (
+        "3500.00",
+        "2500.00",
+    )
+    [(_key, _count, sums)] = summary.totals
+    assert dict(sums)["recovery_raised_to_date"] == Decimal("3500.00")
+    assert dict(sums)["recovery_received_to_date"] == Decimal("2500.00")
+
+
+def test_the_bordereau_pdf_labels_recoveries_raised_apart_from_those_received():
+    labels = {}
+    for language in ("en", "ru"):
+        with translation.override(language):
+            labels[language] = tuple(
+                str(column_label(column))
+                for column in ("recovery_raised_to_date", "recovery_received_to_date")
+            )
+
+    assert labels == {
+        "en": ("Recoveries raised", "Recoveries received"),
+        "ru": ("Начислено возвратов", "Получено возвратов"),
+    }
 
 
 def test_the_premium_bordereau_sums_the_months_shipments_per_policy():

@@ -1,4 +1,5 @@
-"""The rules of money (DESIGN §4), as pure functions: a test per branch, worked examples."""
+"""The rules of money as pure functions (payable = assessed − compensation − deductible, capped by
+the per-claim, per-event and aggregate limits): a test per branch, worked examples."""
 
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ NO_LIMITS = {
     "event_paid_by_others": D("0"),
     "aggregate_limit": D("10000000"),
     "policy_paid_by_others": D("0"),
-    "policy_recovered": D("0"),
+    "policy_recovery_received": D("0"),
 }
 
 
@@ -125,7 +126,7 @@ def test_money_received_back_frees_aggregate_room():
         loss=D("9000"),
         aggregate_limit=D("100000"),
         policy_paid_by_others=D("95000"),
-        policy_recovered=D("3000"),
+        policy_recovery_received=D("3000"),
     )
 
     assert result.aggregate_room == D("8000.00")
@@ -253,7 +254,7 @@ def test_payable_never_negative_and_never_above_any_bound(
         event_paid_by_others=event_paid,
         aggregate_limit=aggregate,
         policy_paid_by_others=policy_paid,
-        policy_recovered=recovered,
+        policy_recovery_received=recovered,
     )
 
     assert result.payable >= 0

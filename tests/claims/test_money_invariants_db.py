@@ -1,4 +1,5 @@
-"""DESIGN §4's invariants over random sequences of claims, compensations, payments and money
+"""The money invariants (indemnity, the aggregate limit, one payout per claim, one claim per
+compensation record) over random sequences of claims, compensations, payments and money
 received back, against the real database."""
 
 import datetime as dt

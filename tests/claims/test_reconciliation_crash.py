@@ -3,10 +3,7 @@
 import os
 import signal
 import subprocess
-import sys
-import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -16,7 +13,8 @@ from claims.choices import ClaimStatus, RunState
 from claims.models import Claim, MarketplaceCompensation, ReconciliationRun
 from claims.reconciliation.run import reconciliation_start
 from tests import factories
-from tests.test_celery_worker import BROKER_URL, QUEUE, ROOT, broker_reachable, database_url
+from tests.test_celery_worker import BROKER_URL, broker_reachable
+from tests.workers import QUEUE, start_worker, wait_for
 
 pytestmark = [
     pytest.mark.broker,
@@ -25,46 +23,15 @@ pytestmark = [
 RECORDS = 300
 
 
-def start_worker() -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--queues",
-            QUEUE,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=warning",
-        ],
-        cwd=Path(ROOT),
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": BROKER_URL,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "CELERY_VISIBILITY_TIMEOUT": "3",
-            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
-            "CELERY_UNACKED_RESTORE_THROTTLE": "1",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def start_reconciliation_worker() -> subprocess.Popen:
+    # Redelivery within seconds, so the second worker takes the killed one's task at once.
+    return start_worker(
+        broker_url=BROKER_URL,
+        loglevel="warning",
+        CELERY_VISIBILITY_TIMEOUT="3",
+        CELERY_UNACKED_RESTORE_INTERVAL="1",
+        CELERY_UNACKED_RESTORE_THROTTLE="1",
     )
-
-
-def wait_for(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_killed_worker_leaves_a_run_another_one_finishes_exactly():
@@ -89,7 +56,7 @@ def test_a_killed_worker_leaves_a_run_another_one_finishes_exactly():
     producer = Celery(broker=BROKER_URL, set_as_current=False)
     producer.conf.task_default_queue = QUEUE
     producer.control.purge()
-    first = start_worker()
+    first = start_reconciliation_worker()
     second = None
     try:
         producer.send_task(
@@ -101,7 +68,7 @@ def test_a_killed_worker_leaves_a_run_another_one_finishes_exactly():
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
         interrupted = ReconciliationRun.objects.get(pk=run.pk)
-        second = start_worker()
+        second = start_reconciliation_worker()
         finished = wait_for(
             lambda: ReconciliationRun.objects.get(pk=run.pk).state == RunState.DONE, 90
         )

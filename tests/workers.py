@@ -1,0 +1,83 @@
+"""Real Celery worker processes for the tests that need one, on a broker of the test's choice."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "sellercover"
+
+
+def database_url() -> str:
+    """Return the URL of the test database, for a worker process to open."""
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def start_worker(*, broker_url: str, loglevel: str = "info", **env: str) -> subprocess.Popen:
+    """Start a solo worker on `broker_url` and the test database; `env` adds settings."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--queues",
+            QUEUE,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            f"--loglevel={loglevel}",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop_worker(process: subprocess.Popen) -> str:
+    """Stop the worker (killing it if it will not stop) and return what it printed."""
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+@contextlib.contextmanager
+def running_worker(*, broker_url: str, **env: str):
+    """Run a worker for the block; the yielded dict holds its output afterwards."""
+    process = start_worker(broker_url=broker_url, **env)
+    log = {"output": ""}
+    try:
+        yield log
+    finally:
+        log["output"] = stop_worker(process)
+
+
+def wait_for(condition, seconds: float) -> bool:
+    """Return whether `condition()` came true within `seconds`, asking every tenth of one."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -149,3 +149,47 @@ class DiscrepancyKind(models.TextChoices):
     ABOVE_DECLARED_VALUE = "above_declared_value", _("Compensation above the declared value")
     DUPLICATE = "duplicate", _("Duplicate compensation")
     NO_CLAIM = "no_claim", _("Compensation with no matching claim")
+
+
+class ReportFormat(models.TextChoices):
+    WB_V5 = "wb_v5", _("Wildberries: realization report (statistics API v5)")
+    WB_FINANCE = "wb_finance", _("Wildberries: detailed report (finance API)")
+    WB_XLSX = "wb_xlsx", _("Wildberries: weekly report (XLSX)")
+    WB_CSV = "wb_csv", _("Wildberries: weekly report (CSV)")
+    OZON_TRANSACTIONS = "ozon_transactions", _("Ozon: finance transactions")
+
+
+class ReportSource(models.TextChoices):
+    UPLOAD = "upload", _("Uploaded by the seller")
+    ADMIN = "admin", _("Uploaded by staff")
+    API = "api", _("Pushed by the marketplace")
+    COMMAND = "command", _("Imported on the command line")
+
+
+class ReportOutcome(models.TextChoices):
+    CLAIM_OPENED = "claim_opened", _("Claim opened")
+    CLAIM_UPDATED = "claim_updated", _("Claim updated")
+    COMPENSATION_RECORDED = "compensation_recorded", _("Compensation recorded")
+    NETTED = "netted", _("Netted against another row")
+    DUPLICATE = "duplicate", _("Already counted")
+    IGNORED = "ignored", _("Ignored")
+    ERROR = "error", _("Error")
+
+
+class ReportIgnoredReason(models.TextChoices):
+    """Why a row of a report opened nothing; shown to the seller and the adjuster."""
+
+    NOT_COVERED = "not_covered", _("Not a row the insurance covers")
+    UNINSURED = "uninsured", _("The item is not insured")
+    OUTSIDE_POLICY_PERIOD = "outside_policy_period", _("Outside the policy period")
+    FORWARD_LEG_NOT_COVERED = "forward_leg_not_covered", _("Forward leg: not covered")
+    NOT_ELIGIBLE = "not_eligible", _("The claim is not eligible")
+    NO_ITEM = "no_item", _("The row names no item")
+    NOTHING_TO_CANCEL = "nothing_to_cancel", _("Cancels nothing counted before")
+    NO_CLAIM = "no_claim", _("No claim of this item to add the leg to")
+    REVERSAL = "reversal", _("A compensation taken back")
+    CURRENCY = "currency", _("Not in roubles")
+    REBILL_LOGISTICS = "rebill_logistics", _("A transport cost charged to the seller")
+    NOT_INSURED = "not_insured", _("Logistics the insurance excludes")
+    CHARGE = "charge", _("A marketplace charge")
+    UNKNOWN_OPERATION = "unknown_operation", _("An operation of unknown kind")

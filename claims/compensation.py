@@ -293,14 +293,14 @@ def compensation_match(*, compensation_id: int) -> Claim | None:
     compensation.save(update_fields=["shipment", "claim", "matched_at"])
     if claim is None:
         return None
-    return claim_compensation_changed(claim_id=claim.pk, compensation=compensation)
+    return claim_money_changed(claim_id=claim.pk, compensation=compensation)
 
 
 @transaction.atomic
-def claim_compensation_changed(
+def claim_money_changed(
     *, claim_id: int, compensation: MarketplaceCompensation | None = None
 ) -> Claim:
-    """Recompute the claim with all compensation now known.
+    """Recompute the claim with all it is owed now known: its loss and its compensation.
 
     A waiting claim is released; a paid one whose payable fell below its
     payout gets a Recovery of the difference (the seller owes it back).

@@ -10,17 +10,20 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_fsm import can_proceed
 
 from claims.assessment import (
     claim_calculate,
     claim_due_on,
     claim_flags,
+    claim_recalculate,
     compensation_known,
     event_key,
 )
 from claims.calculation import Calculation
-from claims.choices import ClaimSource, ClaimStatus
+from claims.choices import ClaimSource, ClaimStatus, MessageAuthor
 from claims.compensation import (
+    claim_money_changed,
     compensations_attach,
     compensations_fitting,
     unmatched_for_shipments,
@@ -37,6 +40,7 @@ from claims.lifecycle import claim_authorize, claim_transition
 from claims.locks import claim_lock
 from claims.models import (
     Claim,
+    ClaimMessage,
     ClaimTransition,
     MarketplaceCompensation,
 )
@@ -374,7 +378,9 @@ def claim_amount_for_event(*, event: ShipmentEvent, shipment: Shipment) -> Decim
     return None
 
 
-def shipment_events_ingest(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
+def shipment_events_ingest(
+    *, marketplace: Marketplace, items: list[dict], source: str = ClaimSource.MARKETPLACE
+) -> list[ItemResult]:
     """Store shipment events; a covered event of an insured shipment opens a claim.
 
     Claims are filed by `claims_file_many`, the path of every claim, so
@@ -413,7 +419,7 @@ def shipment_events_ingest(*, marketplace: Marketplace, items: list[dict]) -> li
             claimed_amount=claim_amount_for_event(event=r.obj, shipment=r.obj.shipment)
             or Decimal("0"),
             event_date=timezone.localdate(r.obj.occurred_at),
-            source=ClaimSource.MARKETPLACE,
+            source=source,
             description=_("Reported by the marketplace (event %(id)s).")
             % {"id": r.obj.external_id},
         )
@@ -532,3 +538,58 @@ def claims_submitted(*, claims: list[Claim], at: dt.datetime) -> None:
     )
     sellers_notify_later((claim.pk, ClaimStatus.SUBMITTED) for claim in claims)
     submission_follow_ups(claim_ids=[claim.pk for claim in claims])
+
+
+# A claim decided for payment: a fee cancelled now lowers what is (or was) paid.
+DECIDED_FOR_PAYMENT = (ClaimStatus.APPROVED, ClaimStatus.PAID, ClaimStatus.CLOSED)
+# States in which a claim's loss is still being worked out: a fee reported now counts.
+OPEN_FOR_LOSS = (
+    ClaimStatus.DRAFT,
+    ClaimStatus.SUBMITTED,
+    ClaimStatus.AWAITING_COMPENSATION,
+    ClaimStatus.UNDER_REVIEW,
+    ClaimStatus.INFO_REQUESTED,
+)
+
+
+@transaction.atomic
+def claim_amount_add(*, claim_id: int, amount: Decimal, note: str) -> bool:
+    """Change a claim by a fee the marketplace reported for its item later (a further leg,
+    or, negative, a fee it cancelled); return whether the claim's amount changed.
+
+    While the loss is being worked out the claimed amount moves with the fee, and a
+    claim whose fees are all cancelled is withdrawn where it still may be. After payment
+    a cancelled fee lowers the loss, and what was paid above the new payable becomes a
+    Recovery. A further leg reported after the decision is never paid silently nor
+    dropped: it is written on the claim's thread for the adjuster, who may reopen it.
+    """
+    claim = claim_lock(claim_id=claim_id)
+    cancelled_after_decision = amount < 0 and claim.status in DECIDED_FOR_PAYMENT
+    if claim.status in OPEN_FOR_LOSS or cancelled_after_decision:
+        claimed = max(ZERO, claim.claimed_amount + amount)
+        if claimed == ZERO and can_proceed(claim.withdraw):
+            claim_transition(
+                claim=claim,
+                name="withdraw",
+                actor=Actor.system(),
+                note=_("The marketplace cancelled the fee (report row %(row)s).") % {"row": note},
+            )
+            return True
+        claim.claimed_amount = claimed
+        if claim.assessed_amount is not None:
+            claim.assessed_amount = min(claim.assessed_amount, claimed)
+        claim_recalculate(claim=claim)
+        claim.save()
+        if cancelled_after_decision:
+            claim_money_changed(claim_id=claim.pk)
+        return True
+    ClaimMessage.objects.create(
+        claim=claim,
+        author_kind=MessageAuthor.SYSTEM,
+        body=_(
+            "The marketplace reported a fee of %(amount)s for this item after the decision "
+            "(report row %(row)s): not counted; reopen the claim to count it."
+        )
+        % {"amount": amount, "row": note},
+    )
+    return False

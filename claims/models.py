@@ -17,10 +17,14 @@ from claims.choices import (
     MessageAuthor,
     RecoveryStatus,
     RejectionCode,
+    ReportFormat,
+    ReportOutcome,
+    ReportSource,
     RunState,
 )
 from policies.choices import Cover, Peril
 from policies.models import (
+    MONEY,
     ZERO,
     Marketplace,
     Policy,
@@ -673,3 +677,119 @@ class WebhookAttempt(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} · {self.status_code or self.error[:40]}"
+
+
+class ReportImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Reading")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+def report_upload_to(instance: "ReportImport", filename: str) -> str:
+    return f"reports/{instance.seller_id}/{filename}"
+
+
+class ReportImport(models.Model):
+    """One marketplace finance report read for a seller, with every row's outcome kept."""
+
+    marketplace = models.ForeignKey(
+        Marketplace, verbose_name=_("marketplace"), on_delete=models.PROTECT, related_name="+"
+    )
+    seller = models.ForeignKey(
+        Seller, verbose_name=_("seller"), on_delete=models.PROTECT, related_name="report_imports"
+    )
+    # NULL for uploads: the unique constraint ignores NULLs.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=64, null=True, blank=True
+    )
+    format = models.CharField(_("format"), max_length=24, choices=ReportFormat.choices)
+    source = models.CharField(_("source"), max_length=16, choices=ReportSource.choices)
+    filename = models.CharField(_("file name"), max_length=200, blank=True)
+    file = models.FileField(_("file"), upload_to=report_upload_to, max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=ReportImportStatus.choices,
+        default=ReportImportStatus.PENDING,
+    )
+    period_start = models.DateField(_("period from"), null=True, blank=True)
+    period_end = models.DateField(_("period to"), null=True, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed = models.PositiveIntegerField(_("rows read"), default=0)
+    outcomes = models.JSONField(_("outcomes"), default=dict)
+    fees_found = models.PositiveIntegerField(_("insured fees found"), default=0)
+    fees_amount = models.DecimalField(_("insured fees, ₽"), default=0, **MONEY)
+    compensations_amount = models.DecimalField(_("compensation counted, ₽"), default=0, **MONEY)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("report import")
+        verbose_name_plural = _("report imports")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["marketplace", "external_id"], name="reportimport_unique_external_id"
+            )
+        ]
+        indexes = [models.Index(fields=["seller", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.get_format_display()} · {self.filename or self.external_id or self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.rows else min(100, round(100 * self.processed / self.rows))
+
+
+class ReportLine(models.Model):
+    """What one row of a report came to; `counted` marks the one row of a key that counts."""
+
+    report = models.ForeignKey(ReportImport, on_delete=models.CASCADE, related_name="lines")
+    marketplace = models.ForeignKey(
+        Marketplace, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    line = models.PositiveIntegerField(_("line"))
+    key = models.CharField(_("row id"), max_length=64)
+    kind = models.CharField(_("kind"), max_length=32)
+    outcome = models.CharField(_("outcome"), max_length=24, choices=ReportOutcome.choices)
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    amount = models.DecimalField(_("amount"), null=True, blank=True, **MONEY)
+    shipment_external_id = models.CharField(_("item"), max_length=64, blank=True)
+    peril = models.CharField(_("peril"), max_length=16, blank=True)
+    occurred_on = models.DateField(_("date"), null=True, blank=True)
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="report_lines"
+    )
+    compensation = models.ForeignKey(
+        MarketplaceCompensation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="report_lines",
+    )
+    counted = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("report row")
+        verbose_name_plural = _("report rows")
+        ordering = ["report", "line", "pk"]
+        constraints = [
+            # Each row of a marketplace counts once, whatever report brings it again.
+            models.UniqueConstraint(
+                fields=["marketplace", "key"],
+                condition=Q(counted=True),
+                name="reportline_counted_once",
+            )
+        ]
+        indexes = [models.Index(fields=["report", "outcome"])]
+
+    def __str__(self):
+        return f"{self.key} · {self.get_outcome_display()}"

@@ -174,3 +174,11 @@ def reconciliation_report_make_task(*, run_id: int) -> int:
     from claims.outputs.documents import reconciliation_report_make
 
     return reconciliation_report_make(run_id=run_id).pk
+
+
+@shared_task(acks_late=True)
+def report_import_run_task(*, import_id: int) -> str:
+    """Import a stored report; a redelivered task goes on from the rows not yet written."""
+    from claims.reports.importing import report_import_run
+
+    return report_import_run(import_id=import_id).status

@@ -3,6 +3,7 @@
 
 from django.urls import path
 
+from claims.api import reports
 from claims.api import views as claims
 from policies.api import views as policies
 
@@ -20,4 +21,6 @@ urlpatterns = [
     path("claims/", claims.ClaimListCreateApi.as_view(), name="claim-list"),
     path("claims/bulk/", claims.ClaimBulkApi.as_view(), name="claim-bulk"),
     path("claims/<str:number>/", claims.ClaimDetailApi.as_view(), name="claim-detail"),
+    path("reports/", reports.ReportImportApi.as_view(), name="report-import"),
+    path("reports/<int:pk>/rows/", reports.ReportRowsApi.as_view(), name="report-rows"),
 ]

@@ -1,0 +1,523 @@
+"""Importing a marketplace's finance report into the domain, row by row, through the same
+services the API uses: shipments upserted, the reverse leg's fee recorded as the item's event
+(which opens the claim, source `report`), compensation recorded for reconciliation.
+
+Within the report netting comes first (claims/reports/netting.py). A row's key (WB rrd_id,
+Ozon operation_id) counts once per marketplace: a report imported twice, or two overlapping
+weeks, change nothing the second time. The rows go through in chunks, each one transaction
+that also moves the import's progress, so an import stopped anywhere resumes where it
+stopped. Every row keeps its outcome, and bad rows never stop the good ones.
+"""
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from claims.choices import (
+    ClaimSource,
+    ClaimStatus,
+    CompensationReason,
+    CompensationSource,
+    EligibilityCode,
+    ReportIgnoredReason,
+    ReportOutcome,
+    ReportSource,
+)
+from claims.compensation import compensations_record_bulk
+from claims.filing import claim_amount_add, shipment_events_ingest
+from claims.models import Claim, ReportImport, ReportImportStatus, ReportLine
+from claims.reports.netting import Outcome, net_within_report
+from claims.reports.read import read_report
+from claims.reports.rows import FEE_KINDS, ReportRow, RowKind
+from claims.tasks import report_import_run_task
+from policies.calculation import ZERO
+from policies.choices import EVENT_KIND_BY_PERIL, Cover, Fulfilment
+from policies.errors import ConflictError, DomainError, ErrorCode
+from policies.ingest import CREATED, ERROR, UNCHANGED, shipments_record_bulk
+from policies.models import Marketplace, Seller, Shipment, User
+from policies.outbox import outbox_enqueue
+
+# Rows per transaction: large enough that a chunk's few queries dominate, small enough that
+# a chunk's objects stay a few megabytes.
+CHUNK = 2000
+# Stored event and compensation ids are the report row's, so a row is recorded once.
+KEY_PREFIX = "report-"
+# Refusals of filing that say the item or its date lies outside any policy.
+OUTSIDE_POLICY = {EligibilityCode.NO_ACTIVE_POLICY, EligibilityCode.EVENT_BEFORE_COVER}
+
+
+def report_import_create(
+    *,
+    marketplace: Marketplace,
+    seller: Seller,
+    content: bytes,
+    filename: str,
+    source: str,
+    user: User | None = None,
+    external_id: str | None = None,
+) -> ReportImport:
+    """Store a report for `seller` and return its import, not yet run.
+
+    The file is recognised first: one that is none of the formats raises the
+    ReportFileError naming what was expected, and nothing is stored.
+    """
+    report = read_report(content=content, filename=filename)
+    imported = ReportImport(
+        marketplace=marketplace,
+        seller=seller,
+        external_id=external_id,
+        format=report.format,
+        source=source,
+        filename=filename[:200],
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=report.count,
+        period_start=report.period.start if report.period else None,
+        period_end=report.period.end if report.period else None,
+        created_by=user,
+    )
+    imported.file.save(f"{imported.sha256[:16]}-{report.format}", ContentFile(content), save=False)
+    imported.save()
+    return imported
+
+
+def report_import_request(**kwargs) -> ReportImport:
+    """Store a report (as `report_import_create`) and queue its import for a worker."""
+    with transaction.atomic():
+        imported = report_import_create(**kwargs)
+        outbox_enqueue(task=report_import_run_task, import_id=imported.pk)
+    return imported
+
+
+@dataclass
+class _Chunk:
+    """What one chunk of rows came to, before it is written."""
+
+    lines: list[ReportLine] = field(default_factory=list)
+    fees: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
+    legs: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
+    compensations: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
+    cancels: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
+
+
+def report_import_run(
+    *, import_id: int, progress: Callable[[int, int], None] | None = None
+) -> ReportImport:
+    """Import the report's rows not yet imported; return the import when done.
+
+    Safe to run again: a finished import is left as it is, an interrupted one goes on
+    from the first row it had not written.
+    """
+    with transaction.atomic():
+        imported = ReportImport.objects.select_for_update().get(pk=import_id)
+        if imported.status in (ReportImportStatus.DONE, ReportImportStatus.FAILED):
+            return imported
+        imported.status = ReportImportStatus.RUNNING
+        imported.save(update_fields=["status"])
+    try:
+        with imported.file.open("rb") as stored:
+            content = stored.read()
+        report = read_report(content=content, filename=imported.filename)
+        # Rows an earlier import counted are set aside before netting: a storno of a fee
+        # counted last week cancels that fee's claim even if the fee comes again here.
+        seen = _counted_elsewhere(imported, report.rows())
+        verdicts = iter(net_within_report(r for r in report.rows() if r.key not in seen))
+        pairs = islice(
+            ((row, None if row.key in seen else next(verdicts)) for row in report.rows()),
+            imported.processed,
+            None,
+        )
+        done = imported.processed
+        for chunk in _chunks(pairs, CHUNK):
+            _import_chunk(imported, chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, imported.rows)
+    except Exception as exc:
+        ReportImport.objects.filter(pk=import_id).update(
+            status=ReportImportStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:5000],
+            finished_at=timezone.now(),
+        )
+        raise
+    return _finish(import_id)
+
+
+def _counted_elsewhere(imported: ReportImport, rows: Iterable[ReportRow]) -> set[str]:
+    """Return the keys among `rows` that an earlier import of the marketplace counted."""
+    seen: set[str] = set()
+    keys = (row.key for row in rows)
+    while part := list(islice(keys, CHUNK)):
+        seen.update(
+            ReportLine.objects.filter(
+                marketplace_id=imported.marketplace_id, key__in=part, counted=True
+            )
+            .exclude(report=imported)
+            .values_list("key", flat=True)
+        )
+    return seen
+
+
+def _chunks(pairs: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(pairs)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+@transaction.atomic
+def _import_chunk(imported: ReportImport, chunk: list) -> None:
+    parts = _Chunk()
+    for row, verdict in chunk:
+        line = ReportLine(
+            report=imported,
+            marketplace_id=imported.marketplace_id,
+            line=row.line,
+            key=row.key[:64],
+            kind=row.kind,
+            amount=row.amount,
+            shipment_external_id=(row.shipment_id or "")[:64],
+            peril=row.peril or "",
+            occurred_on=row.occurred_on,
+        )
+        parts.lines.append(line)
+        _sort(row, verdict, line, parts)
+    _file_fees(imported, parts.fees)
+    _add_legs(imported, parts.legs)
+    _record_compensations(imported, parts.compensations)
+    _cancel_fees(imported, parts.cancels)
+    ReportLine.objects.bulk_create(parts.lines, batch_size=CHUNK)
+    ReportImport.objects.filter(pk=imported.pk).update(processed=F("processed") + len(chunk))
+
+
+def _sort(row: ReportRow, verdict, line: ReportLine, parts: _Chunk) -> None:
+    """Decide what a row comes to, or which of the chunk's writes it waits for.
+
+    Every row read is counted under its key, netted and ignored ones too, so that a later
+    report bringing it again finds it; a row in error is not, so that a corrected file
+    can still bring it.
+    """
+    if verdict is None:
+        line.outcome = ReportOutcome.DUPLICATE
+        return
+    line.counted = verdict.outcome not in (Outcome.DUPLICATE, Outcome.ERROR)
+    if verdict.outcome is not Outcome.KEPT:
+        line.outcome = ReportOutcome(verdict.outcome)
+        line.reason = verdict.reason or ""
+        line.message = row.error
+        return
+    if row.kind in (RowKind.REVERSE_FEE, RowKind.FORWARD_FEE) and row.peril:
+        target = parts.fees
+    elif row.kind in FEE_KINDS:
+        # A leg that names no peril (back to the seller, or one the report leaves unnamed)
+        # belongs to the claim its item already has.
+        target = parts.legs
+    elif row.kind is RowKind.COMPENSATION:
+        target = parts.compensations
+    elif row.kind in (RowKind.STORNO, RowKind.CORRECTION) and row.cancels in FEE_KINDS:
+        target = parts.cancels
+    else:
+        line.outcome = ReportOutcome.IGNORED
+        line.reason = row.reason or ReportIgnoredReason.NOT_COVERED
+        return
+    if not row.shipment_id and row.kind is not RowKind.COMPENSATION:
+        line.outcome, line.reason = ReportOutcome.IGNORED, ReportIgnoredReason.NO_ITEM
+        return
+    target.append((row, line))
+
+
+def _ignore(line: ReportLine, reason: str) -> None:
+    line.outcome, line.reason = ReportOutcome.IGNORED, reason
+
+
+def _aware(day: dt.date | None) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day or timezone.localdate(), dt.time(12)))
+
+
+def _shipments(
+    imported: ReportImport, rows: list[ReportRow]
+) -> tuple[dict[str, str], dict[str, Shipment]]:
+    """Return the rows' items by id, recording those the marketplace never pushed, and why
+    an item could not be recorded."""
+    items = {}
+    for row in rows:
+        items.setdefault(
+            row.shipment_id,
+            {
+                "external_id": row.shipment_id,
+                "seller": imported.seller,
+                "order_id": (row.order_id or row.shipment_id)[:64],
+                # WB rows name the item by srid alone; its SKU is then unknown.
+                "sku": (row.sku or row.shipment_id)[:64],
+                "category": "",
+                "declared_value": row.item_value or ZERO,
+                "warehouse": "",
+                "pickup_point": "",
+                "fulfilment": Fulfilment.MARKETPLACE,
+                # The fee is charged when the item comes back: it shipped that day at the latest.
+                "shipped_at": _aware(row.occurred_on),
+            },
+        )
+    refused = {
+        result.external_id: "; ".join(m for ms in result.errors.values() for m in ms)
+        for result in shipments_record_bulk(
+            marketplace=imported.marketplace, items=list(items.values())
+        )
+        if result.status == ERROR
+    }
+    return refused, {
+        s.external_id: s
+        for s in Shipment.objects.filter(
+            marketplace_id=imported.marketplace_id, external_id__in=list(items)
+        ).select_related("policy__product_version")
+    }
+
+
+def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, ReportLine]]) -> None:
+    """Record each insured fee as its item's event, which opens the claim (source `report`)."""
+    if not fees:
+        return
+    refused, shipments = _shipments(imported, [row for row, _line in fees])
+    events, waiting = [], []
+    for row, line in fees:
+        shipment = shipments.get(row.shipment_id)
+        if shipment is None or shipment.seller_id != imported.seller_id:
+            line.outcome, line.counted = ReportOutcome.ERROR, False
+            line.message = refused.get(row.shipment_id) or _("The item belongs to another seller.")
+            continue
+        if shipment.policy is None:
+            _ignore(line, ReportIgnoredReason.UNINSURED)
+            continue
+        if (
+            row.kind is RowKind.FORWARD_FEE
+            and not shipment.policy.product_version.forward_leg_covered
+        ):
+            _ignore(line, ReportIgnoredReason.FORWARD_LEG_NOT_COVERED)
+            continue
+        events.append(
+            {
+                "external_id": f"{KEY_PREFIX}{row.key}"[:64],
+                "shipment": shipment,
+                "kind": EVENT_KIND_BY_PERIL[row.peril],
+                "occurred_at": _aware(row.occurred_on),
+                "amount": row.amount,
+            }
+        )
+        waiting.append((row, line))
+    shipment_ids = [event["shipment"].pk for event in events]
+    before = set(Claim.objects.filter(shipment_id__in=shipment_ids).values_list("pk", flat=True))
+    results = shipment_events_ingest(
+        marketplace=imported.marketplace, items=events, source=ClaimSource.REPORT
+    )
+    claims = {
+        (c.shipment_id, c.peril): c for c in Claim.objects.filter(shipment_id__in=shipment_ids)
+    }
+    for (row, line), event, result in zip(waiting, events, results, strict=True):
+        claim = claims.get((event["shipment"].pk, row.peril))
+        if result.status == ERROR:
+            line.outcome, line.counted = ReportOutcome.ERROR, False
+            line.message = "; ".join(m for ms in result.errors.values() for m in ms)
+        elif claim is None:
+            code = result.extra.get("claim_error", "")
+            _ignore(
+                line,
+                ReportIgnoredReason.OUTSIDE_POLICY_PERIOD
+                if code in OUTSIDE_POLICY
+                else ReportIgnoredReason.NOT_ELIGIBLE,
+            )
+            line.message = code
+        elif claim.pk not in before:
+            # The first fee of the item and peril opened its claim; a later one adds to it.
+            line.outcome, line.claim = ReportOutcome.CLAIM_OPENED, claim
+            before.add(claim.pk)
+        else:
+            line.claim = claim
+            _add_to_claim(line, claim, row.amount)
+
+
+def _add_to_claim(line: ReportLine, claim: Claim, amount: Decimal | None) -> None:
+    """Add a leg's fee to its claim: counted while the claim is open, noted after settlement."""
+    added = claim_amount_add(claim_id=claim.pk, amount=amount or ZERO, note=line.key)
+    line.outcome = ReportOutcome.CLAIM_UPDATED
+    line.reason = "" if added else "reported_after_settlement"
+
+
+def _add_legs(imported: ReportImport, legs: list[tuple[ReportRow, ReportLine]]) -> None:
+    """A leg with no peril of its own belongs to the item's return-logistics claim, if any.
+
+    A forward leg is counted only where the item's product covers it.
+    """
+    if not legs:
+        return
+    claims = {
+        c.shipment.external_id: c
+        for c in Claim.objects.filter(
+            marketplace_id=imported.marketplace_id,
+            seller_id=imported.seller_id,
+            cover=Cover.RETURN_LOGISTICS,
+            shipment__external_id__in={row.shipment_id for row, _line in legs},
+        )
+        .exclude(status=ClaimStatus.WITHDRAWN)
+        .select_related("shipment", "policy__product_version")
+        .order_by("pk")
+    }
+    for row, line in legs:
+        claim = claims.get(row.shipment_id)
+        if claim is None:
+            _ignore(line, ReportIgnoredReason.NO_CLAIM)
+            continue
+        if row.kind is RowKind.FORWARD_FEE and not claim.policy.product_version.forward_leg_covered:
+            _ignore(line, ReportIgnoredReason.FORWARD_LEG_NOT_COVERED)
+            continue
+        line.claim = claim
+        _add_to_claim(line, claim, row.amount)
+
+
+def _record_compensations(imported: ReportImport, rows: list[tuple[ReportRow, ReportLine]]):
+    """Record what the marketplace paid; reconciliation counts it on its claim."""
+    paid = []
+    for row, line in rows:
+        if row.amount is None or row.amount <= 0:
+            _ignore(line, ReportIgnoredReason.REVERSAL)
+            continue
+        paid.append((row, line))
+    if not paid:
+        return
+    results = compensations_record_bulk(
+        marketplace=imported.marketplace,
+        source=CompensationSource.REPORT,
+        items=[
+            {
+                "external_id": f"{KEY_PREFIX}{row.key}"[:64],
+                "seller": imported.seller,
+                # An accrual that names no item is kept against the seller, to be linked.
+                "shipment": (row.shipment_id or "")[:64],
+                "reason": row.reason or CompensationReason.OTHER,
+                "amount": row.amount,
+                "paid_on": row.occurred_on or timezone.localdate(),
+            }
+            for row, _line in paid
+        ],
+    )
+    for (_row, line), result in zip(paid, results, strict=True):
+        if result.status in (CREATED, UNCHANGED):
+            line.outcome, line.compensation = ReportOutcome.COMPENSATION_RECORDED, result.obj
+        else:
+            line.outcome, line.counted = ReportOutcome.ERROR, False
+            line.message = "; ".join(m for ms in result.errors.values() for m in ms)
+
+
+def _cancel_fees(imported: ReportImport, rows: list[tuple[ReportRow, ReportLine]]) -> None:
+    """A fee cancelled or corrected in a later report changes the claim it opened."""
+    if not rows:
+        return
+    claims = {
+        (c.shipment.external_id, c.peril): c
+        for c in Claim.objects.filter(
+            marketplace_id=imported.marketplace_id,
+            seller_id=imported.seller_id,
+            shipment__external_id__in={row.shipment_id for row, _line in rows},
+        ).select_related("shipment")
+    }
+    for row, line in rows:
+        claim = claims.get((row.shipment_id, row.peril))
+        if claim is None:
+            _ignore(line, ReportIgnoredReason.NOTHING_TO_CANCEL)
+            continue
+        change = -(row.amount or ZERO) if row.kind is RowKind.STORNO else (row.amount or ZERO)
+        line.claim = claim
+        _add_to_claim(line, claim, change)
+
+
+def _finish(import_id: int) -> ReportImport:
+    """Count the outcomes into the import and mark it done."""
+    with transaction.atomic():
+        imported = ReportImport.objects.select_for_update().get(pk=import_id)
+        lines = ReportLine.objects.filter(report=imported)
+        imported.outcomes = dict(
+            Counter(lines.values_list("outcome", flat=True).order_by().iterator())
+        )
+        fees = lines.filter(
+            outcome__in=(ReportOutcome.CLAIM_OPENED, ReportOutcome.CLAIM_UPDATED),
+            kind__in=list(FEE_KINDS),
+        )
+        imported.fees_found = fees.count()
+        imported.fees_amount = sum(fees.values_list("amount", flat=True), ZERO)
+        imported.compensations_amount = sum(
+            lines.filter(outcome=ReportOutcome.COMPENSATION_RECORDED).values_list(
+                "amount", flat=True
+            ),
+            ZERO,
+        )
+        imported.status = ReportImportStatus.DONE
+        imported.finished_at = timezone.now()
+        imported.save()
+    return imported
+
+
+def report_import_source_for(user: User) -> str:
+    """Return how a person's upload is recorded: staff upload for any seller."""
+    return ReportSource.ADMIN if user.is_staff else ReportSource.UPLOAD
+
+
+def report_import_push(
+    *, marketplace: Marketplace, seller_ref: str, external_id: str, content: bytes
+) -> tuple[ReportImport, bool]:
+    """Import a report the marketplace pushed, once per external id; return the import and
+    whether it was made now.
+
+    The same report again answers the stored import; the same id with another report is
+    a conflict.
+    """
+    stored = ReportImport.objects.filter(marketplace=marketplace, external_id=external_id).first()
+    if stored is None:
+        seller = Seller.objects.filter(marketplace=marketplace, external_id=seller_ref).first()
+        if seller is None:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                _("Unknown seller."),
+                fields={"seller": [_("Unknown seller.")]},
+            )
+        try:
+            with transaction.atomic():
+                imported = report_import_create(
+                    marketplace=marketplace,
+                    seller=seller,
+                    content=content,
+                    filename=f"{external_id}.json",
+                    source=ReportSource.API,
+                    external_id=external_id,
+                )
+        except IntegrityError:
+            # Pushed twice at once: the other request stored it; answer as a replay.
+            stored = ReportImport.objects.get(marketplace=marketplace, external_id=external_id)
+        else:
+            return report_import_run(import_id=imported.pk), True
+    if stored.sha256 != hashlib.sha256(content).hexdigest() or stored.seller.external_id != (
+        seller_ref
+    ):
+        raise ConflictError(
+            ErrorCode.CONFLICT,
+            _("A report with this external id exists with other content: %(fields)s.")
+            % {"fields": "report"},
+            fields={"report": [_("Differs from the stored report.")]},
+        )
+    return report_import_run(import_id=stored.pk), False
+
+
+def report_import_claims(*, imported: ReportImport) -> list[str]:
+    """Return the numbers of the claims the import opened or changed, in file order."""
+    numbers = (
+        ReportLine.objects.filter(report=imported, claim__isnull=False)
+        .order_by("line", "pk")
+        .values_list("claim__number", flat=True)
+    )
+    return list(dict.fromkeys(numbers))

@@ -1,0 +1,103 @@
+"""Read a marketplace finance report, as uploaded, into normalised rows.
+
+Pure: no database, no clock. A bad row never stops the good ones: it comes back as an
+`error` row naming its column and value. Rows are produced lazily and may be read again
+(`Report.rows()` starts over), so a 200,000-row XLSX is never held as Python objects at
+once: the netting pass and the import pass each stream it. The XLSX reader keeps the
+decoded sheet in its own compact (Rust) memory while the report lives, about 2.5 KB per
+row of WB's 80-column layout, and hands rows to Python one at a time.
+"""
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from claims.reports.detect import Detected, Table, detect
+from claims.reports.ozon import ozon_rows
+from claims.reports.rows import Period, ReportFormat, ReportRow
+from claims.reports.wb import wb_json_period, wb_json_rows, wb_table_rows
+
+
+@dataclass(frozen=True)
+class Report:
+    format: ReportFormat
+    count: int  # rows in the file (blank lines aside), as rows() yields them
+    period: Period | None  # the period the report says it covers, when it says
+    filename: str
+    read_rows: Callable[[], Iterator[ReportRow]] = field(repr=False, compare=False)
+
+    def rows(self) -> Iterator[ReportRow]:
+        """Return a new iterator over the rows, in file order."""
+        return self.read_rows()
+
+    def __iter__(self) -> Iterator[ReportRow]:
+        return self.rows()
+
+
+def read_report(*, content: bytes, filename: str = "") -> Report:
+    """Return the report in `content`, or raise ReportFileError if it is none the readers know."""
+    # The name is kept for the record only: uploads are renamed, the content is what counts.
+    detected = detect(content=content)
+    form = detected.format
+    if form in (ReportFormat.WB_V5, ReportFormat.WB_FINANCE):
+        items = detected.items
+        return Report(
+            format=form,
+            count=len(items),
+            period=wb_json_period(items, form=form),
+            filename=filename,
+            read_rows=lambda: wb_json_rows(items, form=form),
+        )
+    if form is ReportFormat.OZON_TRANSACTIONS:
+        operations = detected.items
+        return Report(
+            format=form,
+            count=len(operations),
+            period=None,
+            filename=filename,
+            read_rows=lambda: ozon_rows(operations),
+        )
+    return _table_report(detected, content=content, filename=filename)
+
+
+def _table_report(detected: Detected, *, content: bytes, filename: str) -> Report:
+    table = detected.table
+    assert table is not None
+
+    def cells() -> Iterator[tuple[int, Sequence[object]]]:
+        if detected.format is ReportFormat.WB_XLSX:
+            return _xlsx_cells(table)
+        return _csv_cells(content, table)
+
+    return Report(
+        format=detected.format,
+        count=sum(1 for _ in cells()),
+        # The portal's detail rows do not carry the report's period.
+        period=None,
+        filename=filename,
+        read_rows=lambda: wb_table_rows(cells(), columns=table.columns, header=table.header),
+    )
+
+
+def _blank(cells: Sequence[object]) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def _xlsx_cells(table: Table) -> Iterator[tuple[int, Sequence[object]]]:
+    """Yield (spreadsheet row number, cells) of the data rows, one row at a time."""
+    assert table.sheet is not None
+    for index, cells in enumerate(table.sheet.iter_rows()):
+        if index >= table.data_from and not _blank(cells):
+            yield table.first_line + index, cells
+
+
+def _csv_cells(content: bytes, table: Table) -> Iterator[tuple[int, Sequence[object]]]:
+    """Yield (line where the record starts, cells) of the data rows."""
+    stream = io.TextIOWrapper(io.BytesIO(content), encoding=table.encoding, newline="")
+    reader = csv.reader(stream, delimiter=table.delimiter)
+    line = 1
+    for index, cells in enumerate(reader):
+        start, line = line, reader.line_num + 1
+        if index >= table.data_from and not _blank(cells):
+            yield start, cells

@@ -1,0 +1,75 @@
+"""A large portal file streams: its rows are never all held as Python objects."""
+
+import datetime as dt
+import tracemalloc
+from decimal import Decimal
+
+import pytest
+
+from claims.reports.netting import Outcome, net_within_report
+from claims.reports.read import read_report
+from claims.reports.rows import RowKind
+from tests.claims.reports import xlsx_bytes
+
+ROWS = 10_000
+HEADER = [
+    "№",
+    "Тип документа",
+    "Обоснование для оплаты",
+    "Дата продажи",
+    "К перечислению Продавцу за реализованный Товар",
+    "Услуги по доставке товара покупателю",
+    "Виды логистики, штрафов и корректировок ВВ",
+    "Srid",
+    "Код номенклатуры",
+]
+
+
+@pytest.fixture(scope="module")
+def content() -> bytes:
+    day = dt.date(2026, 3, 2)
+    return xlsx_bytes(
+        [HEADER]
+        + [
+            [
+                number,
+                "Продажа",
+                "Логистика",
+                day,
+                0,
+                Decimal("50.00"),
+                "От клиента при отмене",
+                f"{10**16 + number}.0.0",
+                146723001,
+            ]
+            for number in range(1, ROWS + 1)
+        ]
+    )
+
+
+def test_reading_every_row_holds_one_row_at_a_time(content):
+    report = read_report(content=content)
+    tracemalloc.start()
+    try:
+        seen, last = 0, None
+        for row in report.rows():
+            seen, last = seen + 1, row
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert report.count == seen == ROWS
+    assert (last.kind, last.line, last.amount) == (RowKind.REVERSE_FEE, ROWS + 1, Decimal("50.00"))
+    # Ten thousand rows held at once would take several megabytes.
+    assert peak < 1_000_000
+
+
+def test_the_rows_can_be_read_again_for_a_second_pass(content):
+    report = read_report(content=content)
+
+    outcomes = net_within_report(report.rows())
+    keys = [row.key for row in report.rows()]
+
+    assert [o.key for o in outcomes] == keys
+    assert {o.outcome for o in outcomes} == {Outcome.KEPT}
+    assert len(set(keys)) == ROWS

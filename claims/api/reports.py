@@ -41,7 +41,7 @@ class ReportInput(serializers.Serializer):
         encoder=DjangoJSONEncoder,
         help_text="The marketplace's report exactly as its API returned it: WB v5 rows, "
         "WB finance-API rows, or Ozon's transaction list (the whole response or its "
-        "`operations`)."
+        "`operations`).",
     )
 
 

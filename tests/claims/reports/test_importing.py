@@ -2,7 +2,6 @@
 compensations are recorded, every row counts once and keeps its outcome."""
 
 import datetime as dt
-from collections import Counter
 from decimal import Decimal
 
 import pytest

@@ -56,6 +56,7 @@ test: test-deps install lint
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sellercover_bench
 BENCH_EVENTS ?= 200000
 BENCH_ROWS ?= 1000000
+BENCH_REPORT_ROWS ?= 200000
 # The batch jobs are measured as production runs them: DEBUG off (Django then keeps no
 # query log), a throwaway key. bench_ingest starts its servers so itself; bench_documents
 # renders with the static files of the source tree, which DEBUG serves uncollected.
@@ -70,6 +71,7 @@ bench: system-deps install
 	$(BENCH_OFF) $(BIN)/python manage.py bench_reconcile --rows $(BENCH_ROWS)
 	$(BENCH_OFF) $(BIN)/python manage.py bench_import --rows $(BENCH_ROWS)
 	$(BIN)/python manage.py bench_documents --count 200
+	$(BENCH_OFF) $(BIN)/python manage.py bench_report --rows $(BENCH_REPORT_ROWS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,7 +32,7 @@ from policies.choices import (
     ActorKind,
     Peril,
 )
-from policies.errors import DomainError, ErrorCode
+from policies.errors import DomainError, ErrorCode, PolicyErrorCode
 from policies.ingest import (
     ERROR,
     ItemResult,
@@ -344,3 +344,77 @@ def recovery_receive(
     recovery.full_clean()
     recovery.save()
     return recovery
+
+
+def compensation_link_allowed(user) -> bool:
+    """Whether `user` may count a compensation on a claim by hand: staff who handle either."""
+    if not (user.is_active and user.is_staff):
+        return False
+    return user.has_perm("claims.change_marketplacecompensation") or user.has_perm(
+        "claims.review_claim"
+    )
+
+
+@transaction.atomic
+def compensation_link(*, compensation_id: int, claim_number: str, user) -> Claim:
+    """Count a compensation on a claim of its seller that an adjuster names; return the claim
+    recomputed.
+
+    For records the rule of `compensation_match` cannot place: an Ozon accrual names no
+    item, so only a person can tell which claim it pays. A record that names an item goes
+    only to that item's claim.
+    """
+    if not compensation_link_allowed(user):
+        raise PermissionDeniedError(
+            ErrorCode.PERMISSION_DENIED, _("You may not link compensation to claims.")
+        )
+    # The record first, then the claim's policy and the claim: the order compensation_match
+    # takes them in, so the two never wait on each other in a circle.
+    compensation = MarketplaceCompensation.objects.select_for_update().get(pk=compensation_id)
+    claim_id = (
+        Claim.objects.filter(number=claim_number.strip()).values_list("pk", flat=True).first()
+    )
+    if claim_id is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            _("There is no claim %(number)s.") % {"number": claim_number.strip()},
+            fields={"claim_number": [_("No claim has this number.")]},
+        )
+    claim = claim_lock(claim_id=claim_id)
+    if compensation.claim_id is not None:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            _("The compensation is already counted on claim %(number)s.")
+            % {"number": compensation.claim.number},
+        )
+    if claim.seller_id != compensation.seller_id:
+        raise DomainError(
+            PolicyErrorCode.SELLER_MISMATCH,
+            _("Claim %(number)s belongs to another seller.") % {"number": claim.number},
+            fields={"claim_number": [_("The claim belongs to another seller.")]},
+        )
+    names_another_item = (
+        compensation.shipment_id is not None and compensation.shipment_id != claim.shipment_id
+    ) or (
+        compensation.shipment_external_id
+        and compensation.shipment_external_id != claim.shipment.external_id
+    )
+    if names_another_item:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            _("The compensation names item %(item)s; claim %(number)s is for another item.")
+            % {"item": compensation.shipment_external_id, "number": claim.number},
+            fields={"claim_number": [_("The claim is for another item.")]},
+        )
+    if claim.status in UNMATCHABLE_STATUSES:
+        raise DomainError(
+            ClaimErrorCode.TRANSITION_NOT_ALLOWED,
+            _("Claim %(number)s is %(status)s: it counts no compensation.")
+            % {"number": claim.number, "status": claim.get_status_display().lower()},
+            fields={"claim_number": [_("The claim counts no compensation.")]},
+        )
+    compensation.claim = claim
+    compensation.shipment = claim.shipment
+    compensation.matched_at = timezone.now()
+    compensation.save(update_fields=["claim", "shipment", "matched_at"])
+    return claim_money_changed(claim_id=claim.pk, compensation=compensation)

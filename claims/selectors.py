@@ -18,7 +18,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from claims.choices import ClaimFlag, ClaimStatus, RecoveryStatus
+from claims.choices import ClaimFlag, ClaimStatus, RecoveryStatus, ReportOutcome
 from claims.models import (
     Claim,
     ClaimMessage,
@@ -27,7 +27,10 @@ from claims.models import (
     MarketplaceCompensation,
     Payout,
     Recovery,
+    ReportImport,
+    ReportLine,
 )
+from claims.reports.rows import FEE_KINDS
 from policies.calculation import ZERO, money
 from policies.models import Document, Marketplace
 
@@ -221,3 +224,41 @@ def claims_queue_summary(*, today: dt.date) -> dict:
         "recoveries_open": recoveries["count"],
         "recoveries_amount": recoveries["amount"],
     }
+
+
+def seller_report_imports(*, seller_id: int) -> QuerySet[ReportImport]:
+    """Return the seller's report imports, newest first."""
+    return ReportImport.objects.filter(seller_id=seller_id).order_by("-created_at", "-pk")
+
+
+def seller_report_import_get(*, seller_id: int, pk: int) -> ReportImport:
+    """Return the seller's report import; 404 for anyone else's."""
+    return get_object_or_404(seller_report_imports(seller_id=seller_id), pk=pk)
+
+
+# The rows behind the import's "insured fees" figure, as the importer counts them.
+REPORT_FEES = "fees"
+
+
+def report_import_lines(*, imported: ReportImport, show: str = "") -> QuerySet[ReportLine]:
+    """Return the import's rows in file order: all, those of one outcome, or `REPORT_FEES`."""
+    lines = (
+        ReportLine.objects.filter(report=imported).select_related("claim").order_by("line", "pk")
+    )
+    if show == REPORT_FEES:
+        return lines.filter(
+            outcome__in=(ReportOutcome.CLAIM_OPENED, ReportOutcome.CLAIM_UPDATED),
+            kind__in=list(FEE_KINDS),
+        )
+    if show:
+        return lines.filter(outcome=show)
+    return lines
+
+
+def report_import_opened_claims(*, imported: ReportImport) -> QuerySet[Claim]:
+    """Return the claims the import opened, by number."""
+    return Claim.objects.filter(
+        pk__in=ReportLine.objects.filter(
+            report=imported, outcome=ReportOutcome.CLAIM_OPENED
+        ).values("claim_id")
+    ).order_by("number")

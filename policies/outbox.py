@@ -69,22 +69,28 @@ def outbox_dispatch(*, ids: list[int]) -> int:
     A broker that cannot be reached stops the round: the rows left stay as they
     were, for the sweep to send once the broker is back.
     """
-    sent = 0
+    sent: list[int] = []
     rows = OutboxMessage.objects.filter(pk__in=ids, status__in=OPEN).values_list(
         "pk", "task", "kwargs", "attempts"
     )
     # Eager tasks run here, in-process: their own errors are theirs to raise, not the broker's.
     unreachable = () if current_app.conf.task_always_eager else (BrokerError, OSError)
-    for message_id, name, kwargs, attempts in rows.order_by("pk").iterator():
-        try:
-            current_app.tasks[name].apply_async(
-                kwargs=kwargs, task_id=_task_id(message_id, attempts + 1)
-            )
-        except unreachable as exc:
-            logger.warning("outbox: broker unreachable, %s left for the sweep: %s", name, exc)
-            OutboxMessage.objects.filter(pk=message_id).update(error=f"{type(exc).__name__}: {exc}")
-            break
-        OutboxMessage.objects.filter(pk=message_id).update(
+    try:
+        for message_id, name, kwargs, attempts in rows.order_by("pk").iterator():
+            try:
+                current_app.tasks[name].apply_async(
+                    kwargs=kwargs, task_id=_task_id(message_id, attempts + 1)
+                )
+            except unreachable as exc:
+                logger.warning("outbox: broker unreachable, %s left for the sweep: %s", name, exc)
+                OutboxMessage.objects.filter(pk=message_id).update(
+                    error=f"{type(exc).__name__}: {exc}"
+                )
+                break
+            sent.append(message_id)
+    finally:
+        # One statement for the round, whatever stopped it.
+        OutboxMessage.objects.filter(pk__in=sent).update(
             # An eager task has already finished here: its row is done, not merely sent.
             status=Case(
                 When(status=OutboxStatus.DONE, then=Value(OutboxStatus.DONE)),
@@ -93,8 +99,7 @@ def outbox_dispatch(*, ids: list[int]) -> int:
             dispatched_at=timezone.now(),
             attempts=F("attempts") + 1,
         )
-        sent += 1
-    return sent
+    return len(sent)
 
 
 def outbox_sweep(*, now: dt.datetime | None = None) -> int:

@@ -168,3 +168,20 @@ def test_bench_import_imports_a_generated_export_twice_and_reports_its_figures()
     assert "rows                  1,000: created 990, rejected 10" in out.getvalue()
     assert "created 0, unchanged 990" in out.getvalue()
     assert MarketplaceCompensation.objects.count() == 990
+
+
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="bench_report measures PostgreSQL",
+)
+def test_bench_report_imports_a_generated_week_and_reports_its_figures():
+    factories.ProductVersionFactory(product__code="standard")
+    out = io.StringIO()
+
+    call_command("bench_report", rows=500, stdout=out)
+
+    # One row in ten is an insured reverse leg, one a compensation.
+    assert "'claim_opened': 50" in out.getvalue()
+    assert "'compensation_recorded': 50" in out.getvalue()
+    assert "ratio to the floors" in out.getvalue()
+    assert current_app.conf.task_always_eager

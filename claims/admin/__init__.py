@@ -15,9 +15,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+import claims.admin.reports  # noqa: F401  (registers the report imports' admins)
 from claims.admin.workbench import claim_actions_for, outcome_message
 from claims.assessment import claim_calculate
 from claims.choices import ClaimFlag, ClaimStatus
+from claims.compensation import compensation_link, compensation_link_allowed
 from claims.csv_import import compensations_import_csv
 from claims.errors import ClaimErrorCode
 from claims.lifecycle import claim_assign
@@ -491,6 +493,37 @@ class ReplyForm(forms.Form):
     body = forms.CharField(label=_("Reply to the seller"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class CompensationLinkFilter(admin.SimpleListFilter):
+    title = _("link to a claim")
+    parameter_name = "link"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("unlinked", _("Unlinked, for an adjuster")),
+            ("waiting", _("Item known, no claim yet")),
+            ("counted", _("Counted on a claim")),
+        ]
+
+    def queryset(self, request, queryset):
+        # Unlinked: tied to no claim and no known item. An Ozon accrual names no item at all,
+        # so reconciliation can never place it: only an adjuster can say which claim it pays.
+        if self.value() == "unlinked":
+            return queryset.filter(claim=None, shipment=None)
+        if self.value() == "waiting":
+            return queryset.filter(claim=None, shipment__isnull=False)
+        if self.value() == "counted":
+            return queryset.filter(claim__isnull=False)
+        return queryset
+
+
+class CompensationLinkForm(forms.Form):
+    claim_number = forms.CharField(
+        label=_("Claim number"),
+        max_length=32,
+        help_text=_("A claim of the same seller; the compensation is counted on it."),
+    )
+
+
 class CompensationUploadForm(forms.Form):
     marketplace = forms.ModelChoiceField(queryset=Marketplace.objects.all(), label=_("Marketplace"))
     file = forms.FileField(
@@ -506,10 +539,36 @@ class CompensationUploadForm(forms.Form):
 class MarketplaceCompensationAdmin(ViewOnlyAdmin):
     list_display = ["external_id", "marketplace", "seller", "shipment_external_id", "reason"]
     list_display += ["amount", "paid_on", "claim"]
-    list_filter = ["marketplace", "reason", "source"]
+    list_filter = [CompensationLinkFilter, "marketplace", "reason", "source"]
     list_select_related = ["marketplace", "seller", "claim"]
     search_fields = ["external_id", "shipment_external_id", "seller__legal_name"]
     change_list_template = "admin/claims/marketplacecompensation/change_list.html"
+    actions = ["link_to_claim"]
+
+    def get_list_display(self, request):
+        if compensation_link_allowed(request.user):
+            return [*self.list_display, "link"]
+        return self.list_display
+
+    @admin.display(description=_("link"))
+    def link(self, compensation):
+        if compensation.claim_id is not None:
+            return ""
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:claims_marketplacecompensation_link", args=[compensation.pk]),
+            _("Link to a claim"),
+        )
+
+    @admin.action(description=_("Link the selected compensation to a claim"))
+    def link_to_claim(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(
+                request, _("Select one compensation to link at a time."), messages.WARNING
+            )
+            return None
+        return redirect("admin:claims_marketplacecompensation_link", ids[0])
 
     def get_urls(self):
         return [
@@ -518,8 +577,61 @@ class MarketplaceCompensationAdmin(ViewOnlyAdmin):
                 self.admin_site.admin_view(self.upload_view),
                 name="claims_marketplacecompensation_upload",
             ),
+            path(
+                "<path:object_id>/link/",
+                self.admin_site.admin_view(self.link_view),
+                name="claims_marketplacecompensation_link",
+            ),
             *super().get_urls(),
         ]
+
+    def link_view(self, request, object_id):
+        """Count a compensation that names no claim on the claim an adjuster names."""
+        if not compensation_link_allowed(request.user):
+            raise PermissionDenied
+        compensation = self.get_object(request, object_id)
+        if compensation is None:
+            raise Http404
+        posted = request.method == "POST"
+        form = CompensationLinkForm(request.POST) if posted else CompensationLinkForm()
+        if posted and form.is_valid():
+            try:
+                claim = compensation_link(
+                    compensation_id=compensation.pk,
+                    claim_number=form.cleaned_data["claim_number"],
+                    user=request.user,
+                )
+            except DomainError as exc:
+                show_domain_error(request, exc, form=form, field="claim_number")
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "Compensation %(compensation)s is counted on claim %(number)s: "
+                        "payable now %(payable)s."
+                    )
+                    % {
+                        "compensation": compensation.external_id,
+                        "number": claim.number,
+                        "payable": claim.payable_amount,
+                    },
+                    messages.SUCCESS,
+                )
+                return redirect("admin:claims_claim_change", claim.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "compensation": compensation,
+            # The seller's claims a payout could count on, newest first, to pick from.
+            "candidates": Claim.objects.filter(seller_id=compensation.seller_id)
+            .exclude(status__in=(ClaimStatus.DRAFT, ClaimStatus.WITHDRAWN))
+            .select_related("shipment")
+            .order_by("-created_at", "-pk")[:20],
+            "title": _("Link a compensation to a claim"),
+            "submit_label": _("Link"),
+        }
+        return TemplateResponse(request, "admin/claims/marketplacecompensation/link.html", context)
 
     def upload_view(self, request):
         if not request.user.has_perm("claims.add_marketplacecompensation"):

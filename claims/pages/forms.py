@@ -11,7 +11,7 @@ from claims.choices import EligibilityCode
 from claims.errors import ClaimErrorCode
 from claims.evidence import MAX_EVIDENCE_PER_CLAIM
 from policies.choices import Peril
-from policies.errors import PolicyErrorCode
+from policies.errors import ErrorCode, PolicyErrorCode
 from policies.selectors import products_on_sale
 
 
@@ -121,3 +121,33 @@ class EstimateForm(forms.Form):
         initial=Decimal("2500"),
         localize=True,
     )
+
+
+# A year of a large seller's WB detail report as XLSX is some tens of megabytes; the file
+# is read into memory once to be recognised, so anything far larger is refused up front.
+MAX_REPORT_BYTES = 50 * 1024 * 1024
+REPORT_ACCEPT = (
+    ".json,.xlsx,.csv,application/json,text/csv,"
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
+
+
+class ReportUploadForm(forms.Form):
+    """A marketplace finance report; which one it is the importer tells from its content."""
+
+    file = forms.FileField(
+        label=_("Report file"),
+        help_text=_(
+            "Wildberries: the weekly detail report (XLSX or CSV) or the API's JSON; "
+            "Ozon: the transaction list (JSON). Up to 50 MB."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": REPORT_ACCEPT}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_REPORT_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than 50 MB."), code=ErrorCode.INVALID_FILE
+            )
+        return upload

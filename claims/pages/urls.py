@@ -17,4 +17,9 @@ urlpatterns = [
     path("claims/<str:number>/message/", views.claim_message, name="claim_message"),
     path("claims/<str:number>/withdraw/", views.claim_withdraw, name="claim_withdraw"),
     path("claims/<str:number>/evidence/<int:pk>/", views.evidence_download, name="evidence"),
+    path("reports/", views.report_list, name="reports"),
+    path("reports/upload/", views.report_upload, name="report_upload"),
+    path("reports/<int:pk>/", views.report_detail, name="report"),
+    path("reports/<int:pk>/status/", views.report_status, name="report_status"),
+    path("reports/<int:pk>/rows.csv", views.report_csv, name="report_csv"),
 ]

@@ -9,22 +9,42 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_fsm import can_proceed
 
 from claims import lifecycle
 from claims.assessment import claim_calculate
-from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor
+from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor, ReportOutcome, ReportSource
 from claims.filing import claim_file_with_evidence, claim_preview
-from claims.models import Evidence
+from claims.models import Evidence, ReportImport, ReportImportStatus
 from claims.page_errors import show_domain_error
 from claims.pages.files import evidence_file
-from claims.pages.forms import AnswerForm, ClaimForm, EnrolForm, EstimateForm, MessageForm
-from claims.selectors import policy_usage, seller_claim_get, seller_claims, seller_summary
+from claims.pages.forms import (
+    AnswerForm,
+    ClaimForm,
+    EnrolForm,
+    EstimateForm,
+    MessageForm,
+    ReportUploadForm,
+)
+from claims.pages.reports import CSV_FIELDS, label_lines, report_lines_csv
+from claims.reports.importing import report_import_request
+from claims.selectors import (
+    REPORT_FEES,
+    policy_usage,
+    report_import_lines,
+    report_import_opened_claims,
+    seller_claim_get,
+    seller_claims,
+    seller_report_import_get,
+    seller_report_imports,
+    seller_summary,
+)
 from claims.thread import claim_message_post
 from policies.actors import Actor
 from policies.calculation import premium_estimate
@@ -106,6 +126,8 @@ def dashboard(request):
             .filter(status=ClaimStatus.INFO_REQUESTED)
             .order_by("info_requested_at")[:10],
             "recent": seller_claims(seller_id=seller_id).order_by("-created_at", "-pk")[:5],
+            "upload_form": ReportUploadForm(),
+            "latest_import": seller_report_imports(seller_id=seller_id).first(),
         },
     )
 
@@ -386,3 +408,119 @@ def claim_withdraw(request, number: str):
 def evidence_download(request, number: str, pk: int):
     claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
     return evidence_file(get_object_or_404(Evidence, claim=claim, pk=pk))
+
+
+# Marketplace finance reports: the seller uploads one, follows its import, reads what each
+# row came to.
+
+FINISHED = (ReportImportStatus.DONE, ReportImportStatus.FAILED)
+# How many of the claims an import opened its page links one by one; the rest are a filter.
+OPENED_CLAIMS_SHOWN = 20
+
+
+@seller_required
+def report_upload(request):
+    """Store the seller's report and queue its import; its result page follows the import."""
+    # Bound on every POST: a post without the file is an error to show, not an empty form.
+    posted = request.method == "POST"
+    form = ReportUploadForm(request.POST, request.FILES) if posted else ReportUploadForm()
+    if posted and form.is_valid():
+        upload = form.cleaned_data["file"]
+        seller = request.user.seller
+        try:
+            imported = report_import_request(
+                marketplace=seller.marketplace,
+                seller=seller,
+                content=upload.read(),
+                filename=upload.name,
+                source=ReportSource.UPLOAD,
+                user=request.user,
+            )
+        except DomainError as exc:
+            show_domain_error(request, exc, form=form, field="file")
+        else:
+            return redirect("seller:report", pk=imported.pk)
+    return render(request, "seller/report_upload.html", {"upload_form": form})
+
+
+@seller_required
+def report_list(request):
+    imports = seller_report_imports(seller_id=request.user.seller_id)
+    return render(request, "seller/reports.html", {"page": _page(request, imports)})
+
+
+def _progress_text(imported: ReportImport) -> str:
+    return _("%(done)s of %(rows)s rows read") % {
+        "done": imported.processed,
+        "rows": imported.rows,
+    }
+
+
+@seller_required
+def report_detail(request, pk: int):
+    imported = seller_report_import_get(seller_id=request.user.seller_id, pk=pk)
+    context = {
+        "imported": imported,
+        "finished": imported.status in FINISHED,
+        "progress_text": _progress_text(imported),
+    }
+    if imported.status == ReportImportStatus.FAILED:
+        context["upload_form"] = ReportUploadForm()
+    if imported.status == ReportImportStatus.DONE:
+        show = _param(request, "outcome")
+        filters = [(REPORT_FEES, _("Insured fees")), *ReportOutcome.choices]
+        if show not in dict(filters):
+            show = ""
+        page = _page(request, report_import_lines(imported=imported, show=show))
+        page.object_list = label_lines(page.object_list)
+        opened = report_import_opened_claims(imported=imported)
+        context |= {
+            "page": page,
+            "show": show,
+            "filters": filters,
+            "outcome_counts": [
+                (code, label, imported.outcomes[code])
+                for code, label in ReportOutcome.choices
+                if imported.outcomes.get(code)
+            ],
+            "claims_opened": imported.outcomes.get(ReportOutcome.CLAIM_OPENED, 0),
+            "claims_updated": imported.outcomes.get(ReportOutcome.CLAIM_UPDATED, 0),
+            "compensations": imported.outcomes.get(ReportOutcome.COMPENSATION_RECORDED, 0),
+            "opened_claims": list(opened[:OPENED_CLAIMS_SHOWN]),
+        }
+    return render(request, "seller/report.html", context)
+
+
+@require_GET
+@seller_required
+def report_status(request, pk: int):
+    """Say how far the import is, for the result page to follow it without reloading."""
+    imported = seller_report_import_get(seller_id=request.user.seller_id, pk=pk)
+    response = JsonResponse(
+        {
+            "status": imported.status,
+            "status_label": imported.get_status_display(),
+            "finished": imported.status in FINISHED,
+            "rows": imported.rows,
+            "processed": imported.processed,
+            "percent": imported.percent,
+            "progress_text": _progress_text(imported),
+        }
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+@seller_required
+def report_csv(request, pk: int):
+    """Stream what each row of the report came to, in the seller's language."""
+    imported = seller_report_import_get(seller_id=request.user.seller_id, pk=pk)
+    lines = report_import_lines(imported=imported).values_list(*CSV_FIELDS)
+    response = StreamingHttpResponse(
+        report_lines_csv(lines.iterator(chunk_size=2000), language=get_language()),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="report-{imported.pk}-rows.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response

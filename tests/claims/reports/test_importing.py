@@ -299,3 +299,28 @@ def test_two_overlapping_weeks_in_either_order_come_to_the_same_end_state(seller
             transaction.set_rollback(True)
 
     assert states[0] == states[1]
+
+
+def test_a_storno_whose_fee_was_counted_last_week_cancels_it_even_if_the_fee_comes_again(
+    imported, seller
+):
+    insured = factories.ShipmentFactory(policy__seller=seller)
+    fee = logistics(
+        9004, insured.external_id, FROM_BUYER_AT_CANCEL, D("50"), yesterday(), returns=1
+    )
+    storno = logistics(
+        9108,
+        insured.external_id,
+        FROM_BUYER_AT_CANCEL,
+        D("50"),
+        timezone.localdate(),
+        operation="Логистика сторно",
+        returns=1,
+    )
+    imported(week(fee))
+    Claim.objects.update(status=ClaimStatus.SUBMITTED)
+
+    overlapping = imported(week(fee, storno))
+
+    assert overlapping.outcomes == {"duplicate": 1, "claim_updated": 1}
+    assert Claim.objects.get().status == ClaimStatus.WITHDRAWN

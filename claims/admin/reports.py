@@ -12,12 +12,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from claims.choices import ReportOutcome, ReportSource
+from claims.choices import ReportOutcome
 from claims.models import ReportImport, ReportLine
 from claims.page_errors import show_domain_error
 from claims.pages.forms import REPORT_ACCEPT, ReportUploadForm
 from claims.pages.reports import kind_label, line_detail, reason_label
-from claims.reports.importing import report_import_request
+from claims.reports.importing import report_upload_request
 from policies.admin import ViewOnlyAdmin
 from policies.errors import DomainError
 from policies.models import Seller
@@ -160,14 +160,7 @@ class ReportImportAdmin(ViewOnlyAdmin):
             seller = form.cleaned_data["seller"]
             upload = form.cleaned_data["file"]
             try:
-                imported = report_import_request(
-                    marketplace=seller.marketplace,
-                    seller=seller,
-                    content=upload.read(),
-                    filename=upload.name,
-                    source=ReportSource.ADMIN,
-                    user=request.user,
-                )
+                imported = report_upload_request(seller=seller, upload=upload, user=request.user)
             except DomainError as exc:
                 show_domain_error(request, exc, form=form, field="file")
             else:

@@ -19,7 +19,7 @@ from django_fsm import can_proceed
 
 from claims import lifecycle
 from claims.assessment import claim_calculate
-from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor, ReportOutcome, ReportSource
+from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor, ReportOutcome
 from claims.filing import claim_file_with_evidence, claim_preview
 from claims.models import Evidence, ReportImport, ReportImportStatus
 from claims.page_errors import show_domain_error
@@ -33,7 +33,7 @@ from claims.pages.forms import (
     ReportUploadForm,
 )
 from claims.pages.reports import CSV_FIELDS, label_lines, report_lines_csv
-from claims.reports.importing import report_import_request
+from claims.reports.importing import report_upload_request
 from claims.selectors import (
     REPORT_FEES,
     policy_usage,
@@ -428,14 +428,7 @@ def report_upload(request):
         upload = form.cleaned_data["file"]
         seller = request.user.seller
         try:
-            imported = report_import_request(
-                marketplace=seller.marketplace,
-                seller=seller,
-                content=upload.read(),
-                filename=upload.name,
-                source=ReportSource.UPLOAD,
-                user=request.user,
-            )
+            imported = report_upload_request(seller=seller, upload=upload, user=request.user)
         except DomainError as exc:
             show_domain_error(request, exc, form=form, field="file")
         else:

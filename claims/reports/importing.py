@@ -18,6 +18,7 @@ from decimal import Decimal
 from itertools import islice
 
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -463,9 +464,19 @@ def _finish(import_id: int) -> ReportImport:
     return imported
 
 
-def report_import_source_for(user: User) -> str:
-    """Return how a person's upload is recorded: staff upload for any seller."""
-    return ReportSource.ADMIN if user.is_staff else ReportSource.UPLOAD
+def report_upload_request(*, seller: Seller, upload: UploadedFile, user: User) -> ReportImport:
+    """Store a report a person uploaded for `seller` and queue its import; return it.
+
+    Staff upload for any seller (source admin); a seller's user for its own.
+    """
+    return report_import_request(
+        marketplace=seller.marketplace,
+        seller=seller,
+        content=upload.read(),
+        filename=upload.name,
+        source=ReportSource.ADMIN if user.is_staff else ReportSource.UPLOAD,
+        user=user,
+    )
 
 
 def report_import_push(

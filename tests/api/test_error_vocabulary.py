@@ -5,31 +5,14 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from claims.errors import ClaimErrorCode, PermissionDeniedError
 from policies.api.exceptions import exception_handler
 from policies.api.views import IngestApi
 from policies.errors import ConflictError, DomainError, ErrorCode
 from policies.ingest import ItemResult
-from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def key():
-    return factories.MarketplaceApiKeyFactory()
-
-
-@pytest.fixture
-def api(key):
-    return APIClient(HTTP_AUTHORIZATION=f"Api-Key {key.raw_key}", HTTP_ACCEPT_LANGUAGE="en")
-
-
-@pytest.fixture
-def insured(key):
-    return factories.ShipmentFactory(policy__seller__marketplace=key.marketplace)
 
 
 def compensation(insured, **fields) -> dict:

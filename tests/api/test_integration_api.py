@@ -29,23 +29,6 @@ D = Decimal
 NOW = timezone.now().replace(microsecond=0)
 
 
-@pytest.fixture
-def key():
-    return factories.MarketplaceApiKeyFactory()
-
-
-@pytest.fixture
-def api(key):
-    # Messages follow Accept-Language (Russian by default); these tests read the English ones.
-    return APIClient(HTTP_AUTHORIZATION=f"Api-Key {key.raw_key}", HTTP_ACCEPT_LANGUAGE="en")
-
-
-@pytest.fixture
-def insured(key):
-    """An insured shipment of a seller of the key's marketplace."""
-    return factories.ShipmentFactory(policy__seller__marketplace=key.marketplace)
-
-
 def error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     body = response.json()

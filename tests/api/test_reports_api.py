@@ -26,21 +26,6 @@ OUTCOMES = {
 }
 
 
-@pytest.fixture
-def key():
-    return factories.MarketplaceApiKeyFactory()
-
-
-@pytest.fixture
-def api(key):
-    return APIClient(HTTP_AUTHORIZATION=f"Api-Key {key.raw_key}", HTTP_ACCEPT_LANGUAGE="en")
-
-
-@pytest.fixture
-def insured(key):
-    return factories.ShipmentFactory(policy__seller__marketplace=key.marketplace)
-
-
 def v5_rows(shipment) -> list[dict]:
     day = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
     return [

@@ -148,8 +148,8 @@ def report_import_run(
         report = read_report(content=content, filename=imported.filename)
         # Rows an earlier import counted are set aside before netting: a storno of a fee
         # counted last week cancels that fee's claim even if the fee comes again here.
-        seen = _counted_elsewhere(imported, report.rows())
-        verdicts = iter(net_within_report(r for r in report.rows() if r.key not in seen))
+        seen: set[str] = set()
+        verdicts = iter(net_within_report(_not_counted_elsewhere(imported, report.rows(), seen)))
         pairs = islice(
             ((row, None if row.key in seen else next(verdicts)) for row in report.rows()),
             imported.processed,
@@ -171,19 +171,23 @@ def report_import_run(
     return _finish(import_id)
 
 
-def _counted_elsewhere(imported: ReportImport, rows: Iterable[ReportRow]) -> set[str]:
-    """Return the keys among `rows` that an earlier import of the marketplace counted."""
-    seen: set[str] = set()
-    keys = (row.key for row in rows)
-    while part := list(islice(keys, CHUNK)):
+def _not_counted_elsewhere(
+    imported: ReportImport, rows: Iterable[ReportRow], seen: set[str]
+) -> Iterator[ReportRow]:
+    """Yield the rows no earlier import of the marketplace counted, adding the others' keys
+    to `seen`: one pass over the file does both, a chunk's keys in one query."""
+    iterator = iter(rows)
+    while part := list(islice(iterator, CHUNK)):
         seen.update(
             ReportLine.objects.filter(
-                marketplace_id=imported.marketplace_id, key__in=part, counted=True
+                marketplace_id=imported.marketplace_id,
+                key__in=[row.key for row in part],
+                counted=True,
             )
             .exclude(report=imported)
             .values_list("key", flat=True)
         )
-    return seen
+        yield from (row for row in part if row.key not in seen)
 
 
 def _chunks(pairs: Iterable, size: int) -> Iterator[list]:

@@ -69,6 +69,19 @@ def yesterday() -> dt.date:
     return timezone.localdate() - dt.timedelta(days=1)
 
 
+def storno(rrd_id: int, shipment, amount: Decimal, day: dt.date) -> dict:
+    """Return WB's «Логистика сторно» of the reverse leg after a non-buyout of `shipment`."""
+    return logistics(
+        rrd_id,
+        shipment.external_id,
+        FROM_BUYER_AT_CANCEL,
+        amount,
+        day,
+        operation="Логистика сторно",
+        returns=1,
+    )
+
+
 def week(*rows) -> bytes:
     return api_rows(list(rows), form=ReportFormat.WB_V5)
 
@@ -167,15 +180,7 @@ def test_a_fee_cancelled_in_the_same_report_opens_nothing_and_both_rows_are_nett
     report = imported(
         week(
             logistics(9004, insured.external_id, FROM_BUYER_AT_CANCEL, D("50"), day, returns=1),
-            logistics(
-                9008,
-                insured.external_id,
-                FROM_BUYER_AT_CANCEL,
-                D("50"),
-                day,
-                operation="Логистика сторно",
-                returns=1,
-            ),
+            storno(9008, insured, D("50"), day),
         )
     )
 
@@ -188,22 +193,14 @@ def test_a_fee_cancelled_in_a_later_week_withdraws_its_unpaid_claim(imported, se
     fee = logistics(
         9004, insured.external_id, FROM_BUYER_AT_CANCEL, D("50"), yesterday(), returns=1
     )
-    storno = logistics(
-        9108,
-        insured.external_id,
-        FROM_BUYER_AT_CANCEL,
-        D("50"),
-        timezone.localdate(),
-        operation="Логистика сторно",
-        returns=1,
-    )
+    cancel = storno(9108, insured, D("50"), timezone.localdate())
     with transaction.atomic():
         first = imported(week(fee))
     claim = Claim.objects.get()
     # A person looks at it first: the product's threshold is below the fee here.
     Claim.objects.filter(pk=claim.pk).update(status=ClaimStatus.SUBMITTED)
 
-    later = imported(week(storno))
+    later = imported(week(cancel))
 
     claim.refresh_from_db()
     assert first.outcomes == {"claim_opened": 1}
@@ -223,19 +220,7 @@ def test_a_fee_cancelled_after_payment_becomes_a_recovery(imported, seller):
     claim = Claim.objects.get()
     assert claim.status == ClaimStatus.PAID
 
-    imported(
-        week(
-            logistics(
-                9108,
-                insured.external_id,
-                FROM_BUYER_AT_CANCEL,
-                D("20"),
-                timezone.localdate(),
-                operation="Логистика сторно",
-                returns=1,
-            )
-        )
-    )
+    imported(week(storno(9108, insured, D("20"), timezone.localdate())))
 
     claim.refresh_from_db()
     recovery = Recovery.objects.get(claim=claim)
@@ -308,19 +293,11 @@ def test_a_storno_whose_fee_was_counted_last_week_cancels_it_even_if_the_fee_com
     fee = logistics(
         9004, insured.external_id, FROM_BUYER_AT_CANCEL, D("50"), yesterday(), returns=1
     )
-    storno = logistics(
-        9108,
-        insured.external_id,
-        FROM_BUYER_AT_CANCEL,
-        D("50"),
-        timezone.localdate(),
-        operation="Логистика сторно",
-        returns=1,
-    )
+    cancel = storno(9108, insured, D("50"), timezone.localdate())
     imported(week(fee))
     Claim.objects.update(status=ClaimStatus.SUBMITTED)
 
-    overlapping = imported(week(fee, storno))
+    overlapping = imported(week(fee, cancel))
 
     assert overlapping.outcomes == {"duplicate": 1, "claim_updated": 1}
     assert Claim.objects.get().status == ClaimStatus.WITHDRAWN

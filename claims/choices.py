@@ -189,7 +189,12 @@ class ReportIgnoredReason(models.TextChoices):
     NO_CLAIM = "no_claim", _("No claim of this item to add the leg to")
     REVERSAL = "reversal", _("A compensation taken back")
     CURRENCY = "currency", _("Not in roubles")
+    # WB «Возмещение издержек по перевозке…»: a charge to the seller (its money is in
+    # rebill_logistic_cost and the payout is 0), never a marketplace compensation.
     REBILL_LOGISTICS = "rebill_logistics", _("A transport cost charged to the seller")
+    # Logistics the cover excludes: the forward delivery of a sale, seller-initiated
+    # returns, defect and unidentified-goods returns, the seller's removal of stock.
     NOT_INSURED = "not_insured", _("Logistics the insurance excludes")
+    # Commission, acquiring, storage, fines, packaging and the like.
     CHARGE = "charge", _("A marketplace charge")
     UNKNOWN_OPERATION = "unknown_operation", _("An operation of unknown kind")

@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 
-from claims.reports.rows import ReportFormat
+from claims.choices import ReportFormat
 from claims.reports.wb import FIELDS, REQUIRED_HEADERS, wb_table_columns, wb_table_missing
 from policies.errors import DomainError, ErrorCode
 

@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from claims.reports.rows import FEE_KINDS, ErrorReason, IgnoredReason, ReportRow, RowKind
+from claims.choices import ReportIgnoredReason
+from claims.reports.rows import FEE_KINDS, ErrorReason, ReportRow, RowKind
 
 # Kinds a storno can cancel within the report.
 NETTABLE_BY_STORNO = FEE_KINDS | {RowKind.SALE, RowKind.SALE_RETURN, RowKind.COMPENSATION}
@@ -105,7 +106,7 @@ def _alone(row: ReportRow, seen: dict[str, tuple[int, int]]) -> RowOutcome:
         )
     seen[row.key] = (row.line, content)
     if not row.in_roubles:
-        return RowOutcome(row.line, row.key, Outcome.IGNORED, reason=IgnoredReason.CURRENCY)
+        return RowOutcome(row.line, row.key, Outcome.IGNORED, reason=ReportIgnoredReason.CURRENCY)
     if row.kind is RowKind.IGNORED:
         return RowOutcome(row.line, row.key, Outcome.IGNORED, reason=row.reason)
     if row.kind in (RowKind.STORNO, RowKind.CORRECTION) and row.cancels is RowKind.IGNORED:

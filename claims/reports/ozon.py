@@ -13,8 +13,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from claims.choices import CompensationReason
-from claims.reports.rows import ErrorReason, IgnoredReason, ReportRow, RowKind, error_row
+from claims.choices import CompensationReason, ReportIgnoredReason
+from claims.reports.rows import ErrorReason, ReportRow, RowKind, error_row
 from claims.reports.values import ZERO, clean_text, parse_date, parse_id, parse_money
 from policies.choices import Peril
 
@@ -192,12 +192,12 @@ def _meaning(
     if operation_type in CORRECTIONS:
         return _Meaning(RowKind.CORRECTION, amount)
     if operation_type in NOT_INSURED_OPERATIONS or operation_type.startswith(NOT_INSURED_PREFIXES):
-        return _Meaning(RowKind.IGNORED, amount, reason=IgnoredReason.NOT_INSURED)
+        return _Meaning(RowKind.IGNORED, amount, reason=ReportIgnoredReason.NOT_INSURED)
     if operation_type in CHARGE_OPERATIONS or operation_type.startswith(CHARGE_PREFIXES):
-        return _Meaning(RowKind.IGNORED, amount, reason=IgnoredReason.CHARGE)
+        return _Meaning(RowKind.IGNORED, amount, reason=ReportIgnoredReason.CHARGE)
     if category == "compensation":
         return _Meaning(RowKind.COMPENSATION, amount, reason=CompensationReason.OTHER)
-    return _Meaning(RowKind.IGNORED, amount, reason=IgnoredReason.UNKNOWN_OPERATION)
+    return _Meaning(RowKind.IGNORED, amount, reason=ReportIgnoredReason.UNKNOWN_OPERATION)
 
 
 def _return_leg(
@@ -216,7 +216,7 @@ def _return_leg(
     if not services and operation_type in REVERSE_LEG_SERVICES:
         # A reverse-leg service booked as an operation of its own carries only its amount.
         return _Meaning(RowKind.REVERSE_FEE, -amount, peril=peril)
-    return _Meaning(RowKind.IGNORED, amount, reason=IgnoredReason.UNKNOWN_OPERATION)
+    return _Meaning(RowKind.IGNORED, amount, reason=ReportIgnoredReason.UNKNOWN_OPERATION)
 
 
 def _item(operation: dict) -> tuple[str | None, str | None, str | None]:

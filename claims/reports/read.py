@@ -13,9 +13,10 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from claims.choices import ReportFormat
 from claims.reports.detect import Detected, Table, detect
 from claims.reports.ozon import ozon_rows
-from claims.reports.rows import Period, ReportFormat, ReportRow
+from claims.reports.rows import Period, ReportRow
 from claims.reports.wb import wb_json_period, wb_json_rows, wb_table_rows
 
 

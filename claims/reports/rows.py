@@ -12,14 +12,6 @@ from enum import StrEnum
 from claims.reports.values import ROUBLES
 
 
-class ReportFormat(StrEnum):
-    WB_V5 = "wb_v5"  # statistics API reportDetailByPeriod v5: snake_case, money as numbers
-    WB_FINANCE = "wb_finance"  # finance API sales-reports/detailed: camelCase, money as strings
-    WB_XLSX = "wb_xlsx"  # the seller portal's weekly detail report
-    WB_CSV = "wb_csv"  # the same report saved as CSV
-    OZON_TRANSACTIONS = "ozon_transactions"  # Ozon /v3/finance/transaction/list
-
-
 class RowKind(StrEnum):
     SALE = "sale"  # the buyer bought the item
     SALE_RETURN = "sale_return"  # the sale reversed: the buyer returned or did not buy out
@@ -35,18 +27,6 @@ class RowKind(StrEnum):
 
 # The fee kinds a claim for return logistics is made of.
 FEE_KINDS = frozenset({RowKind.REVERSE_FEE, RowKind.RETURN_TO_SELLER_FEE, RowKind.FORWARD_FEE})
-
-
-class IgnoredReason(StrEnum):
-    # WB «Возмещение издержек по перевозке…»: a charge to the seller (its money is in
-    # rebill_logistic_cost and the payout is 0), never a marketplace compensation.
-    REBILL_LOGISTICS = "rebill_logistics"
-    # Logistics the cover excludes: the forward delivery of a sale, seller-initiated
-    # returns, defect and unidentified-goods returns, the seller's removal of stock.
-    NOT_INSURED = "not_insured"
-    CHARGE = "charge"  # commission, acquiring, storage, fines, packaging and the like
-    UNKNOWN_OPERATION = "unknown_operation"  # an operation the readers do not know
-    CURRENCY = "currency"  # not in roubles (given by the netting, the row keeps its kind)
 
 
 class ErrorReason(StrEnum):
@@ -81,7 +61,7 @@ class ReportRow:
     `orderId`) or the Ozon posting number; `sku` is WB `nm_id` or Ozon `sku`.
 
     `peril` (non_buyout, refusal, return) is set on fees, and on stornos and corrections
-    of fees; `reason` is the compensation reason, or the `IgnoredReason` of an ignored
+    of fees; `reason` is the compensation reason, or the `ReportIgnoredReason` of an ignored
     row (and of the row a storno or correction of a non-insured row cancels), or the
     `ErrorReason` of an error row. `cancels` is the kind a storno or correction applies to.
     `raw_kind` and `raw_detail` are the marketplace's own labels (WB supplier_oper_name and

@@ -17,16 +17,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from claims.choices import CompensationReason
-from claims.reports.rows import (
-    ErrorReason,
-    IgnoredReason,
-    Period,
-    ReportFormat,
-    ReportRow,
-    RowKind,
-    error_row,
-)
+from claims.choices import CompensationReason, ReportFormat, ReportIgnoredReason
+from claims.reports.rows import ErrorReason, Period, ReportRow, RowKind, error_row
 from claims.reports.values import (
     clean_text,
     normal_currency,
@@ -209,19 +201,19 @@ LOGISTICS_LEGS: dict[str, _Meaning] = {
         RowKind.RETURN_TO_SELLER_FEE
     ),
     "к клиенту при отмене": _Meaning(RowKind.FORWARD_FEE, peril=Peril.NON_BUYOUT),
-    "к клиенту при продаже": _Meaning(RowKind.IGNORED, reason=IgnoredReason.NOT_INSURED),
+    "к клиенту при продаже": _Meaning(RowKind.IGNORED, reason=ReportIgnoredReason.NOT_INSURED),
 }
 # Legs the cover excludes, and charges filed under logistics, by how their name begins.
-LOGISTICS_LEG_PREFIXES: tuple[tuple[str, IgnoredReason], ...] = (
-    ("возврат по инициативе продавца", IgnoredReason.NOT_INSURED),
-    ("возврат своего товара", IgnoredReason.NOT_INSURED),
-    ("возврат брака", IgnoredReason.NOT_INSURED),
-    ("возврат неопознанного товара", IgnoredReason.NOT_INSURED),
-    ("доплата за логистику с палето-мест", IgnoredReason.NOT_INSURED),
-    ("платное хранение возвратов", IgnoredReason.CHARGE),
-    ("штраф", IgnoredReason.CHARGE),
-    ("сторно. штраф", IgnoredReason.CHARGE),
-    ("выявленные расхождения", IgnoredReason.CHARGE),
+LOGISTICS_LEG_PREFIXES: tuple[tuple[str, ReportIgnoredReason], ...] = (
+    ("возврат по инициативе продавца", ReportIgnoredReason.NOT_INSURED),
+    ("возврат своего товара", ReportIgnoredReason.NOT_INSURED),
+    ("возврат брака", ReportIgnoredReason.NOT_INSURED),
+    ("возврат неопознанного товара", ReportIgnoredReason.NOT_INSURED),
+    ("доплата за логистику с палето-мест", ReportIgnoredReason.NOT_INSURED),
+    ("платное хранение возвратов", ReportIgnoredReason.CHARGE),
+    ("штраф", ReportIgnoredReason.CHARGE),
+    ("сторно. штраф", ReportIgnoredReason.CHARGE),
+    ("выявленные расхождения", ReportIgnoredReason.CHARGE),
 )
 
 # WB's payments for goods it lost, damaged or substituted, with the reason they carry.
@@ -287,11 +279,15 @@ def classify(*, operation: str, leg: str, deliveries: int, returns: int) -> _Mea
         return _Meaning(RowKind.COMPENSATION, reason=COMPENSATIONS[operation], money="ppvz_for_pay")
     if operation.startswith(REBILL_PREFIXES):
         return _Meaning(
-            RowKind.IGNORED, reason=IgnoredReason.REBILL_LOGISTICS, money="rebill_logistic_cost"
+            RowKind.IGNORED,
+            reason=ReportIgnoredReason.REBILL_LOGISTICS,
+            money="rebill_logistic_cost",
         )
     if operation in CHARGES:
-        return _Meaning(RowKind.IGNORED, reason=IgnoredReason.CHARGE, money=CHARGES[operation])
-    return _Meaning(RowKind.IGNORED, reason=IgnoredReason.UNKNOWN_OPERATION)
+        return _Meaning(
+            RowKind.IGNORED, reason=ReportIgnoredReason.CHARGE, money=CHARGES[operation]
+        )
+    return _Meaning(RowKind.IGNORED, reason=ReportIgnoredReason.UNKNOWN_OPERATION)
 
 
 def _logistics_leg(*, leg: str, deliveries: int, returns: int) -> _Meaning:
@@ -304,9 +300,9 @@ def _logistics_leg(*, leg: str, deliveries: int, returns: int) -> _Meaning:
         # the reverse leg, but of which peril the row does not say.
         meaning = _Meaning(RowKind.REVERSE_FEE)
     elif not leg and deliveries > 0:
-        meaning = _Meaning(RowKind.IGNORED, reason=IgnoredReason.NOT_INSURED)
+        meaning = _Meaning(RowKind.IGNORED, reason=ReportIgnoredReason.NOT_INSURED)
     else:
-        meaning = _Meaning(RowKind.IGNORED, reason=IgnoredReason.UNKNOWN_OPERATION)
+        meaning = _Meaning(RowKind.IGNORED, reason=ReportIgnoredReason.UNKNOWN_OPERATION)
     return _Meaning(meaning.kind, peril=meaning.peril, reason=meaning.reason, money="delivery_rub")
 
 

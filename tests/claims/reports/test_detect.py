@@ -6,9 +6,9 @@ import zipfile
 import pytest
 from django.utils import translation
 
+from claims.choices import ReportFormat
 from claims.reports.detect import ReportFileError, detect_format
 from claims.reports.read import read_report
-from claims.reports.rows import ReportFormat
 from policies.errors import DomainError, ErrorCode
 from tests.claims.reports import csv_bytes, json_bytes, xlsx_bytes
 

@@ -14,12 +14,12 @@ from claims.choices import (
     ClaimSource,
     ClaimStatus,
     CompensationSource,
+    ReportFormat,
     ReportIgnoredReason,
     ReportOutcome,
 )
 from claims.models import Claim, MarketplaceCompensation, Recovery, ReportLine
 from claims.reports.importing import report_import_create, report_import_run
-from claims.reports.rows import ReportFormat
 from tests import factories
 from tests.claims.reports import fixture_json, json_bytes
 from tests.claims.reports.test_wb_generated import api_rows, goods, logistics

@@ -12,10 +12,11 @@ from decimal import Decimal
 
 import pytest
 
+from claims.choices import ReportFormat
 from claims.reports import ozon
 from claims.reports.netting import Outcome, net_within_report
 from claims.reports.read import read_report
-from claims.reports.rows import ReportFormat, RowKind
+from claims.reports.rows import RowKind
 from tests.claims.reports import FIXTURES, fixture_json, json_bytes
 
 SAMPLE = "ozon_v3_transaction_list_2026-03_marker_sample.json"

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from claims.choices import ReportFormat
 from claims.reports.netting import Outcome, net_within_report
 from claims.reports.read import read_report
-from claims.reports.rows import FEE_KINDS, ReportFormat, RowKind
+from claims.reports.rows import FEE_KINDS, RowKind
 from claims.reports.values import normal_label
 from claims.reports.wb import FIELDS, classify
 from tests.claims.reports import FIXTURES, fixture_json, json_bytes, xlsx_bytes

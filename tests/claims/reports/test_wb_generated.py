@@ -6,10 +6,11 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
+from claims.choices import ReportFormat
 from claims.reports.detect import ReportFileError, detect_format
 from claims.reports.netting import Outcome, net_within_report
 from claims.reports.read import read_report
-from claims.reports.rows import ReportFormat, RowKind
+from claims.reports.rows import RowKind
 from claims.reports.wb import FIELDS
 from policies.errors import ErrorCode
 from tests.claims.reports import csv_bytes, json_bytes, xlsx_bytes

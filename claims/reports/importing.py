@@ -176,8 +176,7 @@ def _not_counted_elsewhere(
 ) -> Iterator[ReportRow]:
     """Yield the rows no earlier import of the marketplace counted, adding the others' keys
     to `seen`: one pass over the file does both, a chunk's keys in one query."""
-    iterator = iter(rows)
-    while part := list(islice(iterator, CHUNK)):
+    for part in _chunks(rows, CHUNK):
         seen.update(
             ReportLine.objects.filter(
                 marketplace_id=imported.marketplace_id,

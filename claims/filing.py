@@ -58,6 +58,8 @@ from policies.ingest import (
     bulk_write,
     by_external_id,
     field_errors,
+    insert_rows,
+    insert_values,
     policy_on,
     shipment_events_record_bulk,
     unknown_shipment,
@@ -200,8 +202,7 @@ def claims_file_many(
                 claim.due_on = claim_due_on(claim)
             claims.append(claim)
             answers.append(claim)
-        with transaction.atomic():
-            Claim.objects.bulk_create(claims)
+        insert_rows(Claim, claims)
         _log_filing(claims=claims, actor=actor, at=now, submitted=submit)
         compensations_attach(counted_on=attach, at=now)
         if submit:
@@ -219,17 +220,22 @@ def _log_filing(*, claims: list[Claim], actor: Actor, at: dt.datetime, submitted
     steps = [("create", "", ClaimStatus.DRAFT)]
     if submitted:
         steps.append(("submit", ClaimStatus.DRAFT, ClaimStatus.SUBMITTED))
-    ClaimTransition.objects.bulk_create(
-        ClaimTransition(
-            claim=claim,
-            transition=name,
-            source_state=source,
-            target_state=target,
-            at=at,
-            **actor.log_fields(),
-        )
-        for claim in claims
-        for name, source, target in steps
+    who = actor.log_fields()
+    # By COPY on PostgreSQL: two log rows per claim of a report's or a bulk's batch.
+    insert_values(
+        ClaimTransition,
+        [
+            {
+                "claim_id": claim.pk,
+                "transition": name,
+                "source_state": source,
+                "target_state": target,
+                "at": at,
+                **who,
+            }
+            for claim in claims
+            for name, source, target in steps
+        ],
     )
 
 

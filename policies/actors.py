@@ -27,6 +27,6 @@ class Actor:
         """Return the actor columns of a transition log row."""
         return {
             "actor_kind": self.kind,
-            "actor_user": self.user,
-            "actor_marketplace": self.marketplace,
+            "actor_user_id": self.user.pk if self.user else None,
+            "actor_marketplace_id": self.marketplace.pk if self.marketplace else None,
         }

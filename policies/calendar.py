@@ -7,7 +7,7 @@ production calendar's fixed holidays and the weekend days moved by decree.
 """
 
 import datetime as dt
-from functools import cache
+from functools import cache, lru_cache
 
 import holidays
 
@@ -21,6 +21,8 @@ def is_working_day(day: dt.date) -> bool:
     return day.weekday() < 5 and day not in _holidays_for(day.year)
 
 
+# A batch of claims asks for the same few due dates thousands of times.
+@lru_cache(maxsize=4096)
 def add_working_days(start: dt.date, days: int) -> dt.date:
     """Return the date `days` working days after `start` (`start` itself not counted)."""
     current = start

@@ -37,8 +37,8 @@ from claims.choices import (
 from claims.compensation import compensations_record_bulk
 from claims.filing import claim_amount_add, shipment_events_ingest
 from claims.models import Claim, ReportImport, ReportImportStatus, ReportLine
-from claims.reports.netting import Outcome, net_within_report
-from claims.reports.read import read_report
+from claims.reports.netting import Netting, Outcome, RowOutcome
+from claims.reports.read import Report, read_report
 from claims.reports.rows import FEE_KINDS, ReportRow, RowKind
 from claims.tasks import report_import_run_task
 from policies.calculation import ZERO
@@ -53,24 +53,6 @@ from policies.outbox import outbox_enqueue
 CHUNK = 2000
 # Stored event and compensation ids are the report row's, so a row is recorded once.
 KEY_PREFIX = "report-"
-# What a row's outcome stores, by attribute name.
-LINE_VALUES = (
-    "report_id",
-    "marketplace_id",
-    "line",
-    "key",
-    "kind",
-    "outcome",
-    "reason",
-    "message",
-    "amount",
-    "shipment_external_id",
-    "peril",
-    "occurred_on",
-    "claim_id",
-    "compensation_id",
-    "counted",
-)
 # Refusals of filing that say the item or its date lies outside any policy.
 OUTSIDE_POLICY = {EligibilityCode.NO_ACTIVE_POLICY, EligibilityCode.EVENT_BEFORE_COVER}
 
@@ -117,15 +99,35 @@ def report_import_request(**kwargs) -> ReportImport:
     return imported
 
 
+@dataclass(slots=True)
+class _Line:
+    """A row's outcome on its way to a ReportLine: a model object per row costs more than
+    the row's whole reading."""
+
+    line: int
+    key: str
+    kind: str
+    amount: Decimal | None
+    shipment_external_id: str
+    peril: str
+    occurred_on: dt.date | None
+    outcome: str = ""
+    reason: str = ""
+    message: str = ""
+    claim_id: int | None = None
+    compensation_id: int | None = None
+    counted: bool = False
+
+
 @dataclass
 class _Chunk:
     """What one chunk of rows came to, before it is written."""
 
-    lines: list[ReportLine] = field(default_factory=list)
-    fees: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
-    legs: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
-    compensations: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
-    cancels: list[tuple[ReportRow, ReportLine]] = field(default_factory=list)
+    lines: list[_Line] = field(default_factory=list)
+    fees: list[tuple[ReportRow, _Line]] = field(default_factory=list)
+    legs: list[tuple[ReportRow, _Line]] = field(default_factory=list)
+    compensations: list[tuple[ReportRow, _Line]] = field(default_factory=list)
+    cancels: list[tuple[ReportRow, _Line]] = field(default_factory=list)
 
 
 def report_import_run(
@@ -145,22 +147,7 @@ def report_import_run(
     try:
         with imported.file.open("rb") as stored:
             content = stored.read()
-        report = read_report(content=content, filename=imported.filename)
-        # Rows an earlier import counted are set aside before netting: a storno of a fee
-        # counted last week cancels that fee's claim even if the fee comes again here.
-        seen: set[str] = set()
-        verdicts = iter(net_within_report(_not_counted_elsewhere(imported, report.rows(), seen)))
-        pairs = islice(
-            ((row, None if row.key in seen else next(verdicts)) for row in report.rows()),
-            imported.processed,
-            None,
-        )
-        done = imported.processed
-        for chunk in _chunks(pairs, CHUNK):
-            _import_chunk(imported, chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, imported.rows)
+        _import_rows(imported, read_report(content=content, filename=imported.filename), progress)
     except Exception as exc:
         ReportImport.objects.filter(pk=import_id).update(
             status=ReportImportStatus.FAILED,
@@ -171,22 +158,68 @@ def report_import_run(
     return _finish(import_id)
 
 
-def _not_counted_elsewhere(
-    imported: ReportImport, rows: Iterable[ReportRow], seen: set[str]
-) -> Iterator[ReportRow]:
-    """Yield the rows no earlier import of the marketplace counted, adding the others' keys
-    to `seen`: one pass over the file does both, a chunk's keys in one query."""
-    for part in _chunks(rows, CHUNK):
-        seen.update(
-            ReportLine.objects.filter(
-                marketplace_id=imported.marketplace_id,
-                key__in=[row.key for row in part],
-                counted=True,
-            )
-            .exclude(report=imported)
-            .values_list("key", flat=True)
+def _import_rows(
+    imported: ReportImport, report: Report, progress: Callable[[int, int], None] | None
+) -> None:
+    """Read the report once: rows that write nothing but their outcome go in chunk by
+    chunk as they are read; those that open, change or record something wait for the
+    netting, which needs the whole report, and go in after it in file order."""
+    written = _lines_written(imported)
+    done = len(written)
+    netting = Netting()
+    added = 0
+    waiting: list[tuple[int, ReportRow, RowOutcome]] = []
+    for part in _chunks(report.rows(), CHUNK):
+        # Rows an earlier import counted are set aside before netting: a storno of a fee
+        # counted last week cancels that fee's claim even if the fee comes again here.
+        elsewhere = _counted_elsewhere(imported, part)
+        now = []
+        for row in part:
+            verdict = None
+            if row.key not in elsewhere:
+                verdict, added = netting.add(row), added + 1
+            if row.line in written:
+                continue
+            if verdict is not None and verdict.outcome is Outcome.KEPT and _route(row)[0]:
+                waiting.append((added - 1, row, verdict))
+            else:
+                now.append((row, verdict))
+        _import_chunk(imported, now)
+        done += len(now)
+        if progress is not None:
+            progress(done, imported.rows)
+    netted = netting.netted()
+    waited = {index for index, _row, _verdict in waiting}
+    ReportLine.objects.filter(
+        report=imported,
+        line__in=[outcome.line for index, outcome in netted.items() if index not in waited],
+    ).update(outcome=ReportOutcome.NETTED, reason="", message="")
+    rows = ((row, netted.get(index, verdict)) for index, row, verdict in waiting)
+    for chunk in _chunks(rows, CHUNK):
+        _import_chunk(imported, chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, imported.rows)
+
+
+def _lines_written(imported: ReportImport) -> set[int]:
+    """Return the lines an interrupted run of the import already wrote."""
+    if not imported.processed:
+        return set()
+    return set(ReportLine.objects.filter(report=imported).values_list("line", flat=True))
+
+
+def _counted_elsewhere(imported: ReportImport, rows: list[ReportRow]) -> set[str]:
+    """Return the keys of `rows` an earlier import of the marketplace counted."""
+    return set(
+        ReportLine.objects.filter(
+            marketplace_id=imported.marketplace_id,
+            key__in=[row.key for row in rows],
+            counted=True,
         )
-        yield from (row for row in part if row.key not in seen)
+        .exclude(report=imported)
+        .values_list("key", flat=True)
+    )
 
 
 def _chunks(pairs: Iterable, size: int) -> Iterator[list]:
@@ -199,9 +232,7 @@ def _chunks(pairs: Iterable, size: int) -> Iterator[list]:
 def _import_chunk(imported: ReportImport, chunk: list) -> None:
     parts = _Chunk()
     for row, verdict in chunk:
-        line = ReportLine(
-            report=imported,
-            marketplace_id=imported.marketplace_id,
+        line = _Line(
             line=row.line,
             key=row.key[:64],
             kind=row.kind,
@@ -217,13 +248,22 @@ def _import_chunk(imported: ReportImport, chunk: list) -> None:
     _record_compensations(imported, parts.compensations)
     _cancel_fees(imported, parts.cancels)
     # By COPY on PostgreSQL: a model insert's per-value preparation costs more than the row.
+    names = _Line.__slots__
     insert_values(
-        ReportLine, [{name: getattr(line, name) for name in LINE_VALUES} for line in parts.lines]
+        ReportLine,
+        [
+            {
+                "report_id": imported.pk,
+                "marketplace_id": imported.marketplace_id,
+                **{name: getattr(line, name) for name in names},
+            }
+            for line in parts.lines
+        ],
     )
     ReportImport.objects.filter(pk=imported.pk).update(processed=F("processed") + len(chunk))
 
 
-def _sort(row: ReportRow, verdict, line: ReportLine, parts: _Chunk) -> None:
+def _sort(row: ReportRow, verdict, line: _Line, parts: _Chunk) -> None:
     """Decide what a row comes to, or which of the chunk's writes it waits for.
 
     Every row read is counted under its key, netted and ignored ones too, so that a later
@@ -239,27 +279,33 @@ def _sort(row: ReportRow, verdict, line: ReportLine, parts: _Chunk) -> None:
         line.reason = verdict.reason or ""
         line.message = row.error
         return
+    target, reason = _route(row)
+    if target is None:
+        _ignore(line, reason)
+        return
+    getattr(parts, target).append((row, line))
+
+
+def _route(row: ReportRow) -> tuple[str | None, str]:
+    """Return which of a chunk's writes a kept row goes to, or None and why it is ignored."""
     if row.kind in (RowKind.REVERSE_FEE, RowKind.FORWARD_FEE) and row.peril:
-        target = parts.fees
+        target = "fees"
     elif row.kind in FEE_KINDS:
         # A leg that names no peril (back to the seller, or one the report leaves unnamed)
         # belongs to the claim its item already has.
-        target = parts.legs
+        target = "legs"
     elif row.kind is RowKind.COMPENSATION:
-        target = parts.compensations
+        target = "compensations"
     elif row.kind in (RowKind.STORNO, RowKind.CORRECTION) and row.cancels in FEE_KINDS:
-        target = parts.cancels
+        target = "cancels"
     else:
-        line.outcome = ReportOutcome.IGNORED
-        line.reason = row.reason or ReportIgnoredReason.NOT_COVERED
-        return
+        return None, row.reason or ReportIgnoredReason.NOT_COVERED
     if not row.shipment_id and row.kind is not RowKind.COMPENSATION:
-        line.outcome, line.reason = ReportOutcome.IGNORED, ReportIgnoredReason.NO_ITEM
-        return
-    target.append((row, line))
+        return None, ReportIgnoredReason.NO_ITEM
+    return target, ""
 
 
-def _ignore(line: ReportLine, reason: str) -> None:
+def _ignore(line: _Line, reason: str) -> None:
     line.outcome, line.reason = ReportOutcome.IGNORED, reason
 
 
@@ -306,7 +352,7 @@ def _shipments(
     }
 
 
-def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, ReportLine]]) -> None:
+def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, _Line]]) -> None:
     """Record each insured fee as its item's event, which opens the claim (source `report`)."""
     if not fees:
         return
@@ -361,21 +407,21 @@ def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, ReportLine]])
             line.message = code
         elif claim.pk not in before:
             # The first fee of the item and peril opened its claim; a later one adds to it.
-            line.outcome, line.claim = ReportOutcome.CLAIM_OPENED, claim
+            line.outcome, line.claim_id = ReportOutcome.CLAIM_OPENED, claim.pk
             before.add(claim.pk)
         else:
-            line.claim = claim
+            line.claim_id = claim.pk
             _add_to_claim(line, claim, row.amount)
 
 
-def _add_to_claim(line: ReportLine, claim: Claim, amount: Decimal | None) -> None:
+def _add_to_claim(line: _Line, claim: Claim, amount: Decimal | None) -> None:
     """Add a leg's fee to its claim: counted while the claim is open, noted after settlement."""
     added = claim_amount_add(claim_id=claim.pk, amount=amount or ZERO, note=line.key)
     line.outcome = ReportOutcome.CLAIM_UPDATED
     line.reason = "" if added else "reported_after_settlement"
 
 
-def _add_legs(imported: ReportImport, legs: list[tuple[ReportRow, ReportLine]]) -> None:
+def _add_legs(imported: ReportImport, legs: list[tuple[ReportRow, _Line]]) -> None:
     """A leg with no peril of its own belongs to the item's return-logistics claim, if any.
 
     A forward leg is counted only where the item's product covers it.
@@ -402,11 +448,11 @@ def _add_legs(imported: ReportImport, legs: list[tuple[ReportRow, ReportLine]]) 
         if row.kind is RowKind.FORWARD_FEE and not claim.policy.product_version.forward_leg_covered:
             _ignore(line, ReportIgnoredReason.FORWARD_LEG_NOT_COVERED)
             continue
-        line.claim = claim
+        line.claim_id = claim.pk
         _add_to_claim(line, claim, row.amount)
 
 
-def _record_compensations(imported: ReportImport, rows: list[tuple[ReportRow, ReportLine]]):
+def _record_compensations(imported: ReportImport, rows: list[tuple[ReportRow, _Line]]):
     """Record what the marketplace paid; reconciliation counts it on its claim."""
     paid = []
     for row, line in rows:
@@ -434,13 +480,13 @@ def _record_compensations(imported: ReportImport, rows: list[tuple[ReportRow, Re
     )
     for (_row, line), result in zip(paid, results, strict=True):
         if result.status in (CREATED, UNCHANGED):
-            line.outcome, line.compensation = ReportOutcome.COMPENSATION_RECORDED, result.obj
+            line.outcome, line.compensation_id = ReportOutcome.COMPENSATION_RECORDED, result.obj.pk
         else:
             line.outcome, line.counted = ReportOutcome.ERROR, False
             line.message = "; ".join(m for ms in result.errors.values() for m in ms)
 
 
-def _cancel_fees(imported: ReportImport, rows: list[tuple[ReportRow, ReportLine]]) -> None:
+def _cancel_fees(imported: ReportImport, rows: list[tuple[ReportRow, _Line]]) -> None:
     """A fee cancelled or corrected in a later report changes the claim it opened."""
     if not rows:
         return
@@ -458,7 +504,7 @@ def _cancel_fees(imported: ReportImport, rows: list[tuple[ReportRow, ReportLine]
             _ignore(line, ReportIgnoredReason.NOTHING_TO_CANCEL)
             continue
         change = -(row.amount or ZERO) if row.kind is RowKind.STORNO else (row.amount or ZERO)
-        line.claim = claim
+        line.claim_id = claim.pk
         _add_to_claim(line, claim, change)
 
 

@@ -56,40 +56,56 @@ class _Candidate:
 
 
 def net_within_report(rows: Iterable[ReportRow]) -> list[RowOutcome]:
-    """Return one outcome per row, in the rows' order.
+    """Return one outcome per row, in the rows' order."""
+    netting = Netting()
+    outcomes = [netting.add(row) for row in rows]
+    for index, outcome in netting.netted().items():
+        outcomes[index] = outcome
+    return outcomes
 
-    Keeps a small record per row, never the rows themselves, so a large report streams
-    through.
+
+class Netting:
+    """The netting rule fed one row at a time, for a report read once.
+
+    `add` answers each row's outcome as far as the row alone tells; once every row is
+    added, `netted` answers those pairing changes to `netted`. Keeps a small record per
+    row, never the rows themselves, so a large report streams through.
     """
-    outcomes: list[RowOutcome] = []
-    seen: dict[str, tuple[int, int]] = {}  # key → (line, hash of content) of its first row
-    stornos: dict[tuple, list[_Candidate]] = defaultdict(list)
-    targets: dict[tuple, list[_Candidate]] = defaultdict(list)
-    paid: dict[tuple, list[_Candidate]] = defaultdict(list)
-    taken_back: dict[tuple, list[_Candidate]] = defaultdict(list)
 
-    for index, row in enumerate(rows):
-        outcome = _alone(row, seen)
-        outcomes.append(outcome)
+    def __init__(self):
+        self._count = 0
+        self._seen: dict[str, tuple[int, int]] = {}  # key → (line, hash of content)
+        self._stornos: dict[tuple, list[_Candidate]] = defaultdict(list)
+        self._targets: dict[tuple, list[_Candidate]] = defaultdict(list)
+        self._paid: dict[tuple, list[_Candidate]] = defaultdict(list)
+        self._taken_back: dict[tuple, list[_Candidate]] = defaultdict(list)
+
+    def add(self, row: ReportRow) -> RowOutcome:
+        """Return the row's outcome by itself: KEPT when only pairing can tell more."""
+        index, self._count = self._count, self._count + 1
+        outcome = _alone(row, self._seen)
         if outcome.outcome is not Outcome.KEPT:
-            continue
+            return outcome
         candidate = _Candidate(
             order=(row.occurred_on or dt.date.min, row.key), index=index, line=row.line
         )
         if row.kind is RowKind.STORNO and row.shipment_id:
-            stornos[_storno_group(row, kind=row.cancels)].append(candidate)
+            self._stornos[_storno_group(row, kind=row.cancels)].append(candidate)
         elif row.kind in NETTABLE_BY_STORNO and row.shipment_id and row.amount is not None:
-            targets[_storno_group(row, kind=row.kind)].append(candidate)
+            self._targets[_storno_group(row, kind=row.kind)].append(candidate)
         if row.kind is RowKind.COMPENSATION and row.amount:
             group = (row.raw_kind, row.shipment_id, row.sku, row.currency, abs(row.amount))
-            (paid if row.amount > 0 else taken_back)[group].append(candidate)
+            (self._paid if row.amount > 0 else self._taken_back)[group].append(candidate)
+        return outcome
 
-    netted: set[int] = set()
-    for group, cancelling in stornos.items():
-        _pair(cancelling, targets.get(group, []), outcomes, netted)
-    for group, negatives in taken_back.items():
-        _pair(negatives, paid.get(group, []), outcomes, netted)
-    return outcomes
+    def netted(self) -> dict[int, RowOutcome]:
+        """Return the `netted` outcomes of the rows added, by their position among them."""
+        netted: dict[int, RowOutcome] = {}
+        for group, cancelling in self._stornos.items():
+            _pair(cancelling, self._targets.get(group, []), netted)
+        for group, negatives in self._taken_back.items():
+            _pair(negatives, self._paid.get(group, []), netted)
+        return netted
 
 
 def _alone(row: ReportRow, seen: dict[str, tuple[int, int]]) -> RowOutcome:
@@ -120,10 +136,7 @@ def _storno_group(row: ReportRow, *, kind: RowKind | None) -> tuple:
 
 
 def _pair(
-    firsts: list[_Candidate],
-    seconds: list[_Candidate],
-    outcomes: list[RowOutcome],
-    netted: set[int],
+    firsts: list[_Candidate], seconds: list[_Candidate], netted: dict[int, RowOutcome]
 ) -> None:
     """Net the earliest of each side with each other, as far as both sides go."""
 
@@ -132,8 +145,6 @@ def _pair(
 
     for first, second in zip(free(firsts), free(seconds), strict=False):
         for this, other in ((first, second), (second, first)):
-            netted.add(this.index)
-            kept = outcomes[this.index]
-            outcomes[this.index] = RowOutcome(
-                kept.line, kept.key, Outcome.NETTED, partner=other.line
+            netted[this.index] = RowOutcome(
+                this.line, this.order[1], Outcome.NETTED, partner=other.line
             )

@@ -301,3 +301,91 @@ def test_a_storno_whose_fee_was_counted_last_week_cancels_it_even_if_the_fee_com
 
     assert overlapping.outcomes == {"duplicate": 1, "claim_updated": 1}
     assert Claim.objects.get().status == ClaimStatus.WITHDRAWN
+
+
+def test_a_sale_cancelled_in_the_same_report_is_netted_with_its_storno(imported, seller):
+    """A sale writes nothing but its row: it goes in as read, and the netting at the end of
+    the report turns it and its storno to `netted`."""
+    day = yesterday()
+
+    report = imported(
+        week(
+            goods(9001, "7711.0.0", "Продажа", "Продажа", D("1120.50"), day),
+            goods(9002, "7711.0.0", "Продажа", "Сторно продаж", D("1120.50"), day),
+            goods(9003, "7722.0.0", "Продажа", "Продажа", D("640.00"), day),
+        )
+    )
+
+    lines = dict(ReportLine.objects.filter(report=report).values_list("key", "outcome"))
+    assert lines == {
+        "9001": ReportOutcome.NETTED,
+        "9002": ReportOutcome.NETTED,
+        "9003": ReportOutcome.IGNORED,
+    }
+    assert report.outcomes == {"netted": 2, "ignored": 1}
+
+
+class _Killed(BaseException):
+    """A worker killed mid-import: nothing of the import's own error handling runs."""
+
+
+def test_an_import_killed_midway_resumes_to_the_state_of_one_uninterrupted_run(seller, monkeypatch):
+    from claims.reports import importing
+
+    monkeypatch.setattr(importing, "CHUNK", 2)
+    shipments = [factories.ShipmentFactory(policy__seller=seller) for _ in range(3)]
+    day = yesterday()
+    content = week(
+        goods(9001, "7711.0.0", "Продажа", "Продажа", D("1120.50"), day),
+        logistics(9002, shipments[0].external_id, FROM_BUYER_AT_CANCEL, D("50"), day, returns=1),
+        goods(9003, "7711.0.0", "Продажа", "Сторно продаж", D("1120.50"), day),
+        logistics(9004, shipments[1].external_id, FROM_BUYER_AT_CANCEL, D("60"), day, returns=1),
+        goods(9005, shipments[2].external_id, "Продажа", "Компенсация ущерба", D("900"), day),
+        logistics(9006, shipments[2].external_id, FROM_BUYER_AT_CANCEL, D("70"), day, returns=1),
+        storno(9007, shipments[1], D("60"), day),
+    )
+
+    def state(report) -> tuple:
+        report.refresh_from_db()
+        lines = ReportLine.objects.filter(report=report)
+        return (
+            end_state(),
+            sorted(lines.values_list("line", "key", "outcome", "reason", "counted")),
+            report.status,
+            report.outcomes,
+            report.processed,
+        )
+
+    with transaction.atomic():
+        expected = state(run(seller, content))
+        transaction.set_rollback(True)
+    # Both pairs netted (the sale and the fee with their stornos), two claims opened.
+    assert expected[3] == {"netted": 4, "claim_opened": 2, "compensation_recorded": 1}
+
+    # Killed while the rows are read, and while those that open claims go in.
+    for kill_at in (2, 6):
+        real_chunk, calls = importing._import_chunk, []
+
+        def dying(imported, chunk, real_chunk=real_chunk, calls=calls, kill_at=kill_at):
+            calls.append(len(chunk))
+            if len(calls) == kill_at:
+                raise _Killed
+            real_chunk(imported, chunk)
+
+        with transaction.atomic():
+            made = report_import_create(
+                marketplace=seller.marketplace,
+                seller=seller,
+                content=content,
+                filename="week.json",
+                source="upload",
+            )
+            monkeypatch.setattr(importing, "_import_chunk", dying)
+            with pytest.raises(_Killed):
+                report_import_run(import_id=made.pk)
+            monkeypatch.setattr(importing, "_import_chunk", real_chunk)
+            made.refresh_from_db()
+            assert 0 < made.processed < 7 and made.status == "running"
+
+            assert state(report_import_run(import_id=made.pk)) == expected
+            transaction.set_rollback(True)

@@ -9,7 +9,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # Debian's Chromium runs the browser tests (Playwright drives it; no browser download).
 TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium
 
-.PHONY: run test bench lint fmt messages install system-deps test-deps clean
+.PHONY: run test bench lint audit fmt messages install system-deps test-deps clean
 
 install: $(VENV)/.installed
 
@@ -47,7 +47,7 @@ run: system-deps install
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: test-deps install lint
+test: test-deps install lint audit
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	@rc=0; $(BIN)/python -m pytest -n auto $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
@@ -76,6 +76,10 @@ bench: system-deps install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Fails on a pinned dependency with a known vulnerability that a release fixes (PyPI's data).
+audit: install
+	$(BIN)/python .ci/audit_dependencies.py
 
 fmt: install
 	$(BIN)/ruff format .

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
+from django.core.exceptions import ValidationError
 from django.db import connection, reset_queries, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -27,6 +28,12 @@ from claims.models import MarketplaceCompensation
 from policies.errors import DomainError, ErrorCode
 from policies.ingest import CREATED, ERROR
 from policies.models import Marketplace
+from policies.validators import (
+    unsigned_zero,
+    validate_ascii_digits,
+    validate_date_in_range,
+    validate_line,
+)
 
 CHUNK = 5000
 MAX_ERRORS_KEPT = 1000
@@ -96,22 +103,27 @@ def _columns(header: list[str]) -> dict[str, int]:
 
 
 def parse_amount(raw: str) -> Decimal:
+    validate_ascii_digits(raw)
     text = raw.replace("\u00a0", "").replace(" ", "").replace("₽", "").strip()
     if "," in text and "." not in text:
         text = text.replace(",", ".")
     value = Decimal(text)
     if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
         raise InvalidOperation
-    return value
+    return unsigned_zero(value)
 
 
 def parse_date(raw: str) -> dt.date:
     """Return a date written as 2026-11-20 or 20.11.2026 (strptime is too slow per row)."""
+    validate_ascii_digits(raw)
     text = raw.strip()
     if "." in text:
         day, month, year = text.split(".")
-        return dt.date(int(year), int(month), int(day))
-    return dt.date.fromisoformat(text)
+        parsed = dt.date(int(year), int(month), int(day))
+    else:
+        parsed = dt.date.fromisoformat(text)
+    validate_date_in_range(parsed)
+    return parsed
 
 
 def parse_reason(raw: str) -> str:
@@ -157,8 +169,9 @@ def _parse(line: int, cells: list[str], columns: dict[str, int]) -> tuple[dict, 
             elif len(raw.strip()) > 64:
                 raise ValueError(raw)
             else:
+                validate_line(raw.strip())
                 item[name] = raw.strip()
-        except (ValueError, InvalidOperation):
+        except (ValueError, InvalidOperation, ValidationError):
             problems.append(
                 _("%(column)s is not valid: %(value)r") % {"column": name, "value": raw}
             )

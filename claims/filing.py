@@ -3,10 +3,11 @@ events open. Every claim, whoever files it, goes through `claims_file_many`.
 """
 
 import datetime as dt
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,7 +36,12 @@ from claims.eligibility import (
     not_eligible,
 )
 from claims.errors import ClaimNotEligible
-from claims.evidence import evidence_add
+from claims.evidence import (
+    InspectedFile,
+    evidence_atomic,
+    evidence_inspect_all,
+    evidence_store,
+)
 from claims.lifecycle import claim_authorize, claim_transition
 from claims.locks import claim_lock
 from claims.models import (
@@ -279,8 +285,7 @@ def claim_file(
     return answer
 
 
-@transaction.atomic
-@transaction.atomic
+@evidence_atomic()
 def claim_file_with_evidence(
     *,
     user: User,
@@ -290,13 +295,15 @@ def claim_file_with_evidence(
     event_date: dt.date,
     claimed_amount: Decimal,
     description: str = "",
-    files=(),
+    files: Sequence[UploadedFile | InspectedFile] = (),
 ) -> Claim:
     """File a seller's claim with its evidence files and submit it, all or nothing.
 
-    The files are stored before the submission so that triage, run after the
-    commit, sees them; a refused file leaves no claim behind.
+    Every file is inspected before anything is written, so a refused file leaves neither
+    a claim nor a file behind. The files are stored before the submission so that
+    triage, run after the commit, sees them.
     """
+    files = evidence_inspect_all(files)
     actor = Actor.for_user(user)
     claim = claim_file(
         actor=actor,
@@ -309,8 +316,7 @@ def claim_file_with_evidence(
         description=description,
         submit=False,
     )
-    for upload in files:
-        evidence_add(claim=claim, upload=upload, user=user)
+    evidence_store(claim=claim, files=files, user=user)
     return claim_submit(claim_id=claim.pk, actor=actor)
 
 

@@ -13,8 +13,10 @@ so a second writer working from a stale copy fails instead of overwriting.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,7 +32,7 @@ from claims.assessment import (
 from claims.calculation import triage_target
 from claims.choices import ClaimStatus, MessageAuthor, RejectionCode
 from claims.errors import ClaimErrorCode, PermissionDeniedError
-from claims.evidence import evidence_add
+from claims.evidence import InspectedFile, evidence_atomic, evidence_store
 from claims.locks import claim_lock
 from claims.models import Claim, ClaimMessage, ClaimTransition, Payout
 from claims.outputs.notifications import sellers_notify_later
@@ -249,8 +251,14 @@ def claim_request_info(*, claim_id: int, adjuster: User, message: str) -> Claim:
     return claim
 
 
-@transaction.atomic
-def claim_provide_info(*, claim_id: int, user: User, message: str = "", files=()) -> Claim:
+@evidence_atomic()
+def claim_provide_info(
+    *,
+    claim_id: int,
+    user: User,
+    message: str = "",
+    files: Sequence[UploadedFile | InspectedFile] = (),
+) -> Claim:
     """Take the seller's answer (a message, files or both) and resume the review."""
     if not (message or "").strip() and not files:
         raise DomainError(
@@ -264,8 +272,7 @@ def claim_provide_info(*, claim_id: int, user: User, message: str = "", files=()
         ClaimMessage.objects.create(
             claim=claim, author_kind=MessageAuthor.SELLER, author=user, body=message.strip()
         )
-    for upload in files:
-        evidence_add(claim=claim, upload=upload, user=user)
+    evidence_store(claim=claim, files=files, user=user)
     if claim.info_requested_at:
         claim.sla_paused_days += working_days_between(
             timezone.localdate(claim.info_requested_at), timezone.localdate()

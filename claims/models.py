@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
@@ -23,6 +25,7 @@ from claims.choices import (
     RunState,
 )
 from policies.choices import Cover, Peril
+from policies.history import audit_history
 from policies.models import (
     MONEY,
     ZERO,
@@ -151,6 +154,26 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         content_type_field="owner_type",
         object_id_field="owner_id",
         related_query_name="claim",
+    )
+
+    # The audit trail of claims, and of their money (payouts, recoveries, compensations):
+    # a row for every save(), naming the signed-in user when a request made it (the admin
+    # and the services its actions call; HistoryRequestMiddleware), nobody for a Celery
+    # task. The bulk writes of ingest, filing and reconciliation (bulk_create, update(),
+    # COPY, SQL) are the system's own, by the million, and leave no row; their transitions
+    # are in the transition log. History rows are looked up by claim only: another index
+    # would be one more write per triage.
+    history = audit_history(
+        excluded_fields=["updated_at"],
+        no_db_index=[
+            "marketplace",
+            "seller",
+            "policy",
+            "shipment",
+            "assignee",
+            "signoff_requested_by",
+            "due_on",
+        ],
     )
 
     class Meta:
@@ -430,6 +453,9 @@ class ReconciliationRun(models.Model):
     cursor = models.BigIntegerField(default=0)
     # Records per chunk, fixed for the run: every driver of it must cut the same chunks.
     chunk = models.PositiveIntegerField(default=200_000)
+    # Moved by every chunk's transaction: a running run whose heartbeat stopped lost its
+    # worker, and the sweep resumes it (claims/long_tasks.py).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     documents = GenericRelation(
         "policies.Document",
@@ -509,6 +535,8 @@ class MarketplaceCompensation(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    history = audit_history()
+
     class Meta:
         verbose_name = _("marketplace compensation")
         verbose_name_plural = _("marketplace compensations")
@@ -581,6 +609,8 @@ class Payout(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    history = audit_history()
+
     class Meta:
         verbose_name = _("payout")
         verbose_name_plural = _("payouts")
@@ -611,6 +641,8 @@ class Recovery(models.Model):
     received_on = models.DateField(_("received on"), null=True, blank=True)
     reference = models.CharField(_("payment reference"), max_length=64, blank=True)
 
+    history = audit_history()
+
     class Meta:
         verbose_name = _("recovery")
         verbose_name_plural = _("recoveries")
@@ -629,6 +661,14 @@ class WebhookStatus(models.TextChoices):
     FAILED = "failed", _("Failed: retries exhausted")
 
 
+class WebhookAttemptState(models.TextChoices):
+    SENDING = "sending", _("Sending")
+    SUCCEEDED = "succeeded", _("Delivered")
+    FAILED = "failed", _("Failed")
+    # Its worker died during the request: the receiver may have had it.
+    INTERRUPTED = "interrupted", _("Interrupted: outcome unknown")
+
+
 class WebhookDelivery(models.Model):
     """One notification to a marketplace's endpoint, retried with backoff until it lands."""
 
@@ -636,6 +676,9 @@ class WebhookDelivery(models.Model):
         Marketplace, on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    # What a receiver drops repeats by: the same on every attempt of the delivery, and
+    # random, so it stays unique after a database is restored or rebuilt.
+    uid = models.UUIDField(_("delivery id"), default=uuid.uuid4, unique=True, editable=False)
     event = models.CharField(_("event"), max_length=64)
     url = models.URLField(_("endpoint"))
     payload = models.JSONField(_("payload"))
@@ -664,11 +707,19 @@ class WebhookDelivery(models.Model):
 
 
 class WebhookAttempt(models.Model):
+    """One attempt at a delivery, recorded (`sending`) before the request goes out."""
+
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
     at = models.DateTimeField(_("at"))
+    state = models.CharField(
+        _("state"),
+        max_length=16,
+        choices=WebhookAttemptState.choices,
+        default=WebhookAttemptState.SENDING,
+    )
     status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
-    duration_ms = models.PositiveIntegerField(_("duration, ms"))
+    duration_ms = models.PositiveIntegerField(_("duration, ms"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook attempt")
@@ -676,7 +727,8 @@ class WebhookAttempt(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M:%S} · {self.status_code or self.error[:40]}"
+        outcome = self.status_code or self.error[:40] or self.get_state_display()
+        return f"{self.at:%Y-%m-%d %H:%M:%S} · {outcome}"
 
 
 class ReportImportStatus(models.TextChoices):
@@ -718,6 +770,8 @@ class ReportImport(models.Model):
     period_end = models.DateField(_("period to"), null=True, blank=True)
     rows = models.PositiveIntegerField(_("rows"), default=0)
     processed = models.PositiveIntegerField(_("rows read"), default=0)
+    # Moved by every chunk's transaction, as a reconciliation run's.
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     outcomes = models.JSONField(_("outcomes"), default=dict)
     fees_found = models.PositiveIntegerField(_("insured fees found"), default=0)
     fees_amount = models.DecimalField(_("insured fees, ₽"), default=0, **MONEY)

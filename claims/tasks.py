@@ -6,6 +6,7 @@ Celery after the commit; the tasks import the domain inside the function body.
 
 import datetime as dt
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -92,23 +93,30 @@ def webhook_deliver_task(*, delivery_id: int) -> str:
 
 @shared_task(acks_late=True)
 def webhooks_retry_due_task() -> int:
+    """Attempt the due deliveries for at most a slice; the next beat takes the rest."""
     from claims.outputs.webhooks import webhook_attempt, webhooks_due
 
+    # Held past the broker's visibility timeout, the message would be delivered again.
+    deadline = time.monotonic() + settings.LONG_TASK_SLICE_SECONDS
     attempted = 0
-    while due := webhooks_due(now=timezone.now()):
+    while time.monotonic() < deadline and (due := webhooks_due(now=timezone.now())):
         for delivery_id in due:
+            if time.monotonic() >= deadline:
+                break
             webhook_attempt(delivery_id=delivery_id)
-        attempted += len(due)
+            attempted += 1
     return attempted
 
 
 @shared_task(acks_late=True)
 def reconciliation_run_task(*, run_id: int) -> str:
-    """Run (or resume) a reconciliation; a redelivered task takes what is left of it."""
-    from claims.reconciliation.run import reconciliation_fail, reconciliation_run
+    """Run (or resume) a reconciliation for a slice, its continuation queued; a task beside
+    a live driver of the run returns at once."""
+    from claims.long_tasks import reconciliation_run_slice
+    from claims.reconciliation.run import reconciliation_fail
 
     try:
-        return reconciliation_run(run_id=run_id, workers=settings.RECONCILIATION_WORKERS).state
+        return reconciliation_run_slice(run_id=run_id).state
     except Exception as exc:
         reconciliation_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
         raise
@@ -116,10 +124,18 @@ def reconciliation_run_task(*, run_id: int) -> str:
 
 @shared_task(acks_late=True)
 def reconciliation_nightly_task() -> int:
-    from claims.reconciliation.run import reconciliation_run, reconciliation_start
+    from claims.reconciliation.run import reconciliation_request
 
-    run = reconciliation_start(trigger="schedule")
-    return reconciliation_run(run_id=run.pk, workers=settings.RECONCILIATION_WORKERS).pk
+    return reconciliation_request(trigger="schedule").pk
+
+
+@shared_task(acks_late=True)
+def long_tasks_resume_stale_task() -> int:
+    """Resume the reconciliation runs and report imports whose worker died."""
+    from claims.long_tasks import long_tasks_resume_stale
+
+    resumed = long_tasks_resume_stale()
+    return sum(map(len, resumed.values()))
 
 
 @shared_task(acks_late=True)
@@ -178,7 +194,8 @@ def reconciliation_report_make_task(*, run_id: int) -> int:
 
 @shared_task(acks_late=True)
 def report_import_run_task(*, import_id: int) -> str:
-    """Import a stored report; a redelivered task goes on from the rows not yet written."""
-    from claims.reports.importing import report_import_run
+    """Import a stored report for a slice, its continuation queued; a redelivered task goes
+    on from the rows not yet written, and one beside a live driver returns at once."""
+    from claims.long_tasks import report_import_run_slice
 
-    return report_import_run(import_id=import_id).status
+    return report_import_run_slice(import_id=import_id).status

@@ -47,21 +47,32 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "simple_history",
+    "axes",
+    "csp",
     "policies",
     "claims",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Static files served by the app itself: no CDN, no separate web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the database (PostgreSQL cannot compare a NUL in a lookup), once
+    # the language of its refusal is known.
+    "policies.middleware.ControlCharactersMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Names the signed-in user on the history rows of what a request changes (admin and services).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a sign-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -98,15 +109,53 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "options", f"-c random_page_cost={env.float('PG_RANDOM_PAGE_COST', default=1.1)}"
     )
+    # An unreachable database fails a request in seconds (a 503), before gunicorn's worker
+    # timeout would kill it and reset the client's connection with no answer at all.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "connect_timeout", env.int("PG_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Seconds a client is told to wait when the database is out of reach (a 503's Retry-After).
+DATABASE_RETRY_AFTER = env.int("DATABASE_RETRY_AFTER", default=15)
+
+# https://django-simple-history.readthedocs.io/en/latest/admin.html
+# The admin's history pages only show: a revert would write past the services' rules
+# (a claim's state machine, terms in use).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 AUTH_USER_MODEL = "policies.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Axes counts failed sign-ins (seller pages and admin alike) and refuses a locked one.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Each parameter counts on its own: the failures on one account from any number of
+# addresses, and the failures from one address on any number of accounts. Counting the
+# pair only would let an attacker spread guesses over addresses or over accounts.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+# A success must not wipe the address's count: one working account would then reset the
+# guesses at all the others.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "claims.pages.accounts.signin_locked_out"
+# Both sign-in forms post the e-mail as "username" (Django's AuthenticationForm).
+AXES_USERNAME_FORM_FIELD = "username"
+# The password-reset limits count per client address as axes sees it, and per e-mail.
+RATELIMIT_IP_META_KEY = "axes.helpers.get_client_ip_address"
+PASSWORD_RESET_RATE_PER_ADDRESS = env("PASSWORD_RESET_RATE_PER_ADDRESS", default="10/h")
+PASSWORD_RESET_RATE_PER_EMAIL = env("PASSWORD_RESET_RATE_PER_EMAIL", default="3/h")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "seller:dashboard"
@@ -177,9 +226,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A task whose worker died unacknowledged goes back to the queue after this many seconds
-# (Redis transport); the sweep settings say how often workers look for such tasks.
+# (Redis transport); the sweep settings say how often workers look for such tasks. A task
+# still running then is delivered a second time: none may hold its message that long, so
+# long tasks go in slices (LONG_TASK_SLICE_SECONDS below).
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#redis-visibility-timeout
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
@@ -207,10 +259,17 @@ OUTBOX_REDISPATCH_AFTER = dt.timedelta(
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_RETENTION = dt.timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
 
+# Long tasks (reconciliation runs, report imports; claims/long_tasks.py) work this long,
+# plus the chunk under way, then queue their continuation: well inside the visibility
+# timeout. One whose heartbeat (a chunk's commit) stopped for the stale time lost its
+# worker, and the sweep on the beat schedule resumes it.
+LONG_TASK_SLICE_SECONDS = env.float("LONG_TASK_SLICE_SECONDS", default=120.0)
+LONG_TASK_STALE_AFTER = dt.timedelta(seconds=env.int("LONG_TASK_STALE_AFTER_SECONDS", default=300))
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["policies.api.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "COERCE_DECIMAL_TO_STRING": True,
@@ -229,7 +288,49 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every status the API can answer, with its error body, on every operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "policies.api.schema.document_error_statuses",
+    ],
 }
+# The largest request body the API reads (policies/api/parsers.py; the seller pages keep
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE). A full bulk of the widest items, 1,000 claims with
+# 2,000-character descriptions, in Cyrillic sent \u-escaped (6 bytes a character), is about
+# 13 MB; tests/api/test_bad_input.py holds every bulk to the limit.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024 * 1024)
+
+# No inline script or style on any page (seller pages, admin, API docs): what runs and
+# styles comes from this origin's static files. https://django-csp.readthedocs.io/
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI's and the admin's stylesheets draw their icons as data: URLs.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# The language switch needs no script; the cookie is sent only on this site's requests.
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
+# A TLS-terminating proxy in front (nginx, a load balancer) says so, and only then are its
+# X-Forwarded-Proto (HTTPS) and X-Forwarded-For (the right-most entry, the address it saw)
+# believed; without one any client could claim HTTPS or another address. The proxy must
+# set X-Forwarded-Proto itself and append to X-Forwarded-For.
+TRUSTED_PROXY = env.bool("TRUSTED_PROXY", default=False)
+if TRUSTED_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 LOGGING = {
     "version": 1,
@@ -247,10 +348,10 @@ LOGGING = {
 
 if not DEBUG:
     # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True

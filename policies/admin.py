@@ -1,14 +1,16 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import models, transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
+from simple_history.admin import SimpleHistoryAdmin
 
+from policies.forms import DateField, DecimalField
 from policies.models import (
     CoverTerms,
     Marketplace,
@@ -24,7 +26,12 @@ from policies.models import (
     User,
 )
 from policies.outbox import outbox_resend
-from policies.services import product_version_copy, product_version_in_use
+from policies.services import (
+    marketplace_webhook_secret_rotate,
+    product_version_copy,
+    product_version_in_use,
+)
+from policies.validators import field_rules
 
 # Keys belong to a marketplace here; the package's unscoped model stays unused.
 admin.site.unregister(APIKey)
@@ -41,6 +48,37 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class InputRulesMixin:
+    """Model forms held to the shared input rules (policies/validators.py), as the API and
+    the seller pages are: amounts and dates typed with the digits 0-9, dates in range, no
+    control or invisible characters in names."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.DecimalField):
+            kwargs.setdefault("form_class", DecimalField)
+        elif type(db_field) is models.DateField:
+            kwargs.setdefault("form_class", DateField)
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None:
+            rules = [rule for rule in field_rules(db_field) if rule not in formfield.validators]
+            formfield.validators.extend(rules)
+        return formfield
+
+
+class AuditedAdmin(InputRulesMixin, SimpleHistoryAdmin):
+    """An admin whose History page lists each recorded change: who, when, before and after."""
+
+    def history_view_title(self, request, obj):
+        return _("Change history: %s") % obj
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A revert would save an old row as it stood, past the services' rules (a claim's
+        # state machine, terms in use): an old version is shown, never written back.
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -92,14 +130,46 @@ class MarketplaceApiKeyInline(ReadOnlyInline):
 
 
 @admin.register(Marketplace)
-class MarketplaceAdmin(admin.ModelAdmin):
+class MarketplaceAdmin(AuditedAdmin):
     list_display = ["code", "name", "webhook_url", "is_active"]
     search_fields = ["code", "name"]
+    # Whoever holds the signing secret can forge the webhooks: it is shown once, to whoever
+    # makes or rotates it, and no form, list or history carries it.
+    exclude = ["webhook_secret"]
+    readonly_fields = ["webhook_secret_set"]
+    actions = ["rotate_webhook_secret"]
     inlines = [MarketplaceApiKeyInline]
+
+    @admin.display(boolean=True, description=_("webhook secret set"))
+    def webhook_secret_set(self, marketplace):
+        return bool(marketplace.webhook_secret)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self._show_secret(request, obj, marketplace_webhook_secret_rotate(marketplace=obj))
+
+    @admin.action(description=_("Rotate webhook secret"), permissions=["change"])
+    def rotate_webhook_secret(self, request, queryset):
+        for marketplace in queryset:
+            secret = marketplace_webhook_secret_rotate(marketplace=marketplace)
+            self.log_change(request, marketplace, _("Rotated the webhook secret."))
+            self._show_secret(request, marketplace, secret)
+
+    def _show_secret(self, request, marketplace, secret):
+        self.message_user(
+            request,
+            _(
+                "New webhook signing secret of %(marketplace)s: %(secret)s. Copy it now for "
+                "the marketplace's engineers: it is not shown again."
+            )
+            % {"marketplace": marketplace, "secret": secret},
+            messages.WARNING,
+        )
 
 
 @admin.register(MarketplaceApiKey)
-class MarketplaceApiKeyAdmin(APIKeyModelAdmin):
+class MarketplaceApiKeyAdmin(AuditedAdmin, APIKeyModelAdmin):
     list_display = ["prefix", "name", "marketplace", "created", "last_used_at", "revoked"]
     list_filter = ["marketplace", "revoked"]
     list_select_related = ["marketplace"]
@@ -110,7 +180,7 @@ class MarketplaceApiKeyAdmin(APIKeyModelAdmin):
 
 
 @admin.register(Seller)
-class SellerAdmin(admin.ModelAdmin):
+class SellerAdmin(AuditedAdmin):
     list_display = ["legal_name", "tax_id", "marketplace", "external_id", "email", "language"]
     list_filter = ["marketplace", "language"]
     list_select_related = ["marketplace"]
@@ -125,14 +195,16 @@ class ProductVersionInline(ReadOnlyInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(AuditedAdmin):
     list_display = ["code", "name", "is_active"]
     inlines = [ProductVersionInline]
 
 
-class CoverTermsInline(admin.TabularInline):
+class CoverTermsInline(InputRulesMixin, admin.TabularInline):
     model = CoverTerms
     extra = 0
+    # Each cover's page carries its history.
+    show_change_link = True
 
     def _in_use(self, obj):
         return obj is not None and product_version_in_use(obj)
@@ -148,7 +220,7 @@ class CoverTermsInline(admin.TabularInline):
 
 
 @admin.register(ProductVersion)
-class ProductVersionAdmin(admin.ModelAdmin):
+class ProductVersionAdmin(AuditedAdmin):
     list_display = ["__str__", "effective_from", "aggregate_limit", "auto_approve_threshold"]
     list_filter = ["product"]
     list_select_related = ["product"]
@@ -201,8 +273,17 @@ class PolicyTransitionInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+@admin.register(CoverTerms)
+class CoverTermsAdmin(AuditedAdmin, ViewOnlyAdmin):
+    """A cover's terms, changed only on its version's page, with their history."""
+
+    list_display = ["__str__", "premium_basis", "premium_rate", "per_claim_limit", "deductible"]
+    list_filter = ["cover", "product_version__product"]
+    list_select_related = ["product_version__product"]
+
+
 @admin.register(Policy)
-class PolicyAdmin(ViewOnlyAdmin):
+class PolicyAdmin(AuditedAdmin, ViewOnlyAdmin):
     list_display = ["number", "seller", "product_version", "period_start", "period_end", "status"]
     list_filter = ["status", "marketplace", "product_version__product"]
     list_select_related = ["seller", "product_version__product"]

@@ -48,7 +48,14 @@ class ErrorCode(StrEnum):
     NOT_ACCEPTABLE = "not_acceptable"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     THROTTLED = "throttled"
+    REQUEST_TOO_LARGE = "request_too_large"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    SERVER_ERROR = "server_error"
     INVALID_FILE = "invalid_file"
+    # Field-level codes of the input rules in policies/validators.py.
+    DATE_OUT_OF_RANGE = "date_out_of_range"
+    INVALID_CHARACTERS = "invalid_characters"
+    NON_ASCII_DIGITS = "non_ascii_digits"
 
 
 class ConflictError(DomainError):

@@ -27,6 +27,7 @@ from policies.calculation import ZERO, premium_for_item
 from policies.choices import PolicyStatus, ShipmentEventKind
 from policies.errors import ConflictError, DomainError, ErrorCode
 from policies.models import CoverTerms, Marketplace, Policy, Seller, Shipment, ShipmentEvent
+from policies.validators import field_rules
 
 CREATED, UPDATED, UNCHANGED, ERROR = "created", "updated", "unchanged", "error"
 
@@ -143,16 +144,27 @@ def unknown_shipment() -> dict[str, list[str]]:
 
 
 def field_errors(obj: Model) -> dict[str, list[str]]:
-    """Return the row's own field errors (validators, choices, lengths), reading no table."""
+    """Return the row's own field errors (validators, choices, lengths, and the shared input
+    rules of policies/validators.py), reading no table."""
     # Relations would cost a query each; a protected state field cannot be re-set.
     skipped = [
         f.name for f in obj._meta.concrete_fields if f.is_relation or getattr(f, "protected", False)
     ]
+    errors = {}
     try:
         obj.clean_fields(exclude=skipped)
     except ValidationError as exc:
-        return exc.message_dict
-    return {}
+        errors = exc.message_dict
+    for f in obj._meta.concrete_fields:
+        value = getattr(obj, f.attname)
+        if f.name in skipped or f.name in errors or value in f.empty_values:
+            continue
+        try:
+            for rule in field_rules(f):
+                rule(value)
+        except ValidationError as exc:
+            errors[f.name] = exc.messages
+    return errors
 
 
 def ensure_valid(obj: Model) -> None:

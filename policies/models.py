@@ -23,6 +23,7 @@ from policies.choices import (
     PremiumBasis,
     ShipmentEventKind,
 )
+from policies.history import audit_history
 from policies.validators import validate_inn
 
 ZERO = Decimal("0.00")
@@ -111,6 +112,9 @@ class Marketplace(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    # The signing secret stays out of the history: its pages show every old value.
+    history = audit_history(excluded_fields=["webhook_secret"])
+
     class Meta:
         verbose_name = _("marketplace")
         verbose_name_plural = _("marketplaces")
@@ -125,6 +129,10 @@ class MarketplaceApiKey(AbstractAPIKey):
 
     marketplace = models.ForeignKey(Marketplace, on_delete=models.CASCADE, related_name="api_keys")
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    # A key's use is no staff change (and is written with update(), which the history
+    # does not see): one row per key made, renamed or revoked.
+    history = audit_history(excluded_fields=["last_used_at"])
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("marketplace API key")
@@ -148,6 +156,8 @@ class Seller(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = audit_history(excluded_fields=["updated_at"])
+
     class Meta:
         verbose_name = _("seller")
         verbose_name_plural = _("sellers")
@@ -169,6 +179,8 @@ class Product(models.Model):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("on sale"), default=True)
+
+    history = audit_history()
 
     class Meta:
         verbose_name = _("product")
@@ -203,6 +215,8 @@ class ProductVersion(models.Model):
         _("forward leg of a non-bought-out delivery covered"), default=False
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    history = audit_history()
 
     class Meta:
         verbose_name = _("product version")
@@ -239,6 +253,8 @@ class CoverTerms(models.Model):
     per_claim_limit = money_field(_("limit per claim (item)"))
     per_event_limit = money_field(_("limit per event"), null=True, blank=True)
     deductible = money_field(_("deductible per claim"), default=ZERO)
+
+    history = audit_history()
 
     class Meta:
         verbose_name = _("cover terms")
@@ -297,6 +313,8 @@ class Policy(ConcurrentTransitionMixin, models.Model):
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = audit_history(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = _("policy")

@@ -2,6 +2,7 @@
 
 import calendar
 import datetime as dt
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +60,18 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return day.replace(
         year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
     )
+
+
+@transaction.atomic
+def marketplace_webhook_secret_rotate(*, marketplace: Marketplace) -> str:
+    """Give the marketplace a new random webhook signing secret and return it.
+
+    The return value is the only time it is readable: it signs with HMAC, so it is stored
+    as it is, and no staff page shows it.
+    """
+    marketplace.webhook_secret = secrets.token_urlsafe(32)
+    marketplace.save(update_fields=["webhook_secret"])
+    return marketplace.webhook_secret
 
 
 @transaction.atomic

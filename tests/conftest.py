@@ -27,6 +27,12 @@ def _eager_celery():
 
 
 @pytest.fixture
+def fast_hasher(settings):
+    """For tests that sign in dozens of times: the production hasher spends a second on each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def adjuster(db):
     return factories.StaffFactory(email="adjuster@test.local")
 

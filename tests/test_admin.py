@@ -38,6 +38,7 @@ ADMIN_MODELS = [
     "policies_seller",
     "policies_product",
     "policies_productversion",
+    "policies_coverterms",
     "policies_policy",
     "policies_shipment",
     "claims_claim",

@@ -14,6 +14,7 @@ from celery import current_app
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from kombu import pools
 from rest_framework.test import APIClient
 
 from claims.choices import ClaimStatus
@@ -97,10 +98,11 @@ def own_redis():
 
 def reconnect() -> None:
     """Drop the app's pooled broker connections, so the next publish uses `broker_url`."""
-    if current_app._pool is not None:
-        current_app._pool.force_close_all()
-        current_app._pool = None
+    current_app._pool = None
     current_app.amqp._producer_pool = None
+    # Kombu keeps one pool per broker URL, closed or not, and would hand a closed one back
+    # to the next test publishing to that URL (eager tasks too take a producer from it).
+    pools.reset()
 
 
 def test_a_broker_outage_loses_no_follow_up_and_fails_no_request(own_redis, monkeypatch, client):

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,8 +20,11 @@ def database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def start_worker(*, broker_url: str, loglevel: str = "info", **env: str) -> subprocess.Popen:
-    """Start a solo worker on `broker_url` and the test database; `env` adds settings."""
+def start_worker(
+    *, broker_url: str, loglevel: str = "info", pool: str = "solo", **env: str
+) -> subprocess.Popen:
+    """Start a worker on `broker_url` and the test database, in a process group of its own
+    (its pool's children with it); `env` adds settings."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -29,7 +33,8 @@ def start_worker(*, broker_url: str, loglevel: str = "info", **env: str) -> subp
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            "--concurrency=1",
             "--queues",
             QUEUE,
             "--without-heartbeat",
@@ -48,7 +53,15 @@ def start_worker(*, broker_url: str, loglevel: str = "info", **env: str) -> subp
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
+
+
+def kill_worker(process: subprocess.Popen) -> str:
+    """SIGKILL the whole worker, its main process and its pool alike; return what it printed."""
+    os.killpg(process.pid, signal.SIGKILL)
+    output, _ = process.communicate(timeout=20)
+    return output
 
 
 def stop_worker(process: subprocess.Popen) -> str:

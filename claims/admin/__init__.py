@@ -42,8 +42,9 @@ from claims.pages.files import evidence_file
 from claims.reconciliation.run import reconciliation_request
 from claims.selectors import claim_sla_breached, claims_with_money, sla_breached_q
 from claims.thread import claim_message_post
-from policies.admin import ReadOnlyInline, ViewOnlyAdmin
+from policies.admin import AuditedAdmin, ReadOnlyInline, ViewOnlyAdmin
 from policies.errors import DomainError
+from policies.forms import DateField, LineField, TextField
 from policies.models import Document, Marketplace
 
 
@@ -88,8 +89,7 @@ def evidence_url(evidence: Evidence) -> str:
 def evidence_preview(evidence: Evidence) -> str:
     if evidence.content_type.startswith("image/"):
         return format_html(
-            '<a href="{0}" target="_blank"><img src="{0}" alt="{1}" '
-            'style="max-height:120px;max-width:200px;border:1px solid #ccc"></a>',
+            '<a href="{0}" target="_blank"><img src="{0}" alt="{1}" class="evidence-preview"></a>',
             evidence_url(evidence),
             evidence.original_name,
         )
@@ -240,7 +240,7 @@ class _Echo:
 
 
 @admin.register(Claim)
-class ClaimAdmin(ViewOnlyAdmin):
+class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
     list_display = [
         "number",
         "seller",
@@ -356,7 +356,7 @@ class ClaimAdmin(ViewOnlyAdmin):
     def sla_missed(self, claim):
         if not claim_sla_breached(claim, today=timezone.localdate()):
             return ""
-        return format_html('<strong style="color: #ba2121">⚠ {}</strong>', _("missed"))
+        return format_html('<strong class="sla-missed">⚠ {}</strong>', _("missed"))
 
     @admin.action(description=_("Assign to me"))
     def assign_to_me(self, request, queryset):
@@ -490,7 +490,7 @@ class ClaimAdmin(ViewOnlyAdmin):
 
 
 class ReplyForm(forms.Form):
-    body = forms.CharField(label=_("Reply to the seller"), widget=forms.Textarea(attrs={"rows": 3}))
+    body = TextField(label=_("Reply to the seller"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class CompensationLinkFilter(admin.SimpleListFilter):
@@ -517,7 +517,7 @@ class CompensationLinkFilter(admin.SimpleListFilter):
 
 
 class CompensationLinkForm(forms.Form):
-    claim_number = forms.CharField(
+    claim_number = LineField(
         label=_("Claim number"),
         max_length=32,
         help_text=_("A claim of the same seller; the compensation is counted on it."),
@@ -536,7 +536,7 @@ class CompensationUploadForm(forms.Form):
 
 
 @admin.register(MarketplaceCompensation)
-class MarketplaceCompensationAdmin(ViewOnlyAdmin):
+class MarketplaceCompensationAdmin(AuditedAdmin, ViewOnlyAdmin):
     list_display = ["external_id", "marketplace", "seller", "shipment_external_id", "reason"]
     list_display += ["amount", "paid_on", "claim"]
     list_filter = [CompensationLinkFilter, "marketplace", "reason", "source"]
@@ -670,14 +670,14 @@ class MarketplaceCompensationAdmin(ViewOnlyAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ViewOnlyAdmin):
+class PayoutAdmin(AuditedAdmin, ViewOnlyAdmin):
     list_display = ["reference", "claim", "amount", "paid_on", "created_by"]
     list_select_related = ["claim", "created_by"]
     search_fields = ["reference", "claim__number"]
 
 
 @admin.register(Recovery)
-class RecoveryAdmin(ViewOnlyAdmin):
+class RecoveryAdmin(AuditedAdmin, ViewOnlyAdmin):
     list_display = ["claim", "amount", "status", "raised_at", "received_on"]
     list_filter = ["status"]
     list_select_related = ["claim"]
@@ -789,7 +789,7 @@ class DocumentAdmin(ViewOnlyAdmin):
 
 
 class BordereauForm(forms.Form):
-    month = forms.DateField(
+    month = DateField(
         label=_("Any day of the month"),
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
@@ -797,7 +797,7 @@ class BordereauForm(forms.Form):
 
 class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    fields = ["at", "status_code", "error", "duration_ms"]
+    fields = ["at", "state", "status_code", "error", "duration_ms"]
     readonly_fields = fields
 
 
@@ -807,4 +807,5 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
     list_filter = ["status", "marketplace", "event"]
     list_select_related = ["claim", "marketplace"]
     search_fields = ["claim__number", "url"]
+    readonly_fields = ["uid"]
     inlines = [WebhookAttemptInline]

@@ -22,46 +22,47 @@ from claims.lifecycle import (
 )
 from claims.models import Claim
 from policies.actors import Actor
+from policies.forms import DateField, DecimalField, LineField, TextField
 from policies.models import User
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(
+    note = TextField(
         label=_("Note to the seller"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
 class MessageForm(forms.Form):
-    message = forms.CharField(
+    message = TextField(
         label=_("What the seller must send"), widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = TextField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class RejectForm(forms.Form):
     code = forms.ChoiceField(label=_("Reason code"), choices=RejectionCode.choices)
-    reason = forms.CharField(
+    reason = TextField(
         label=_("Explanation for the seller"), widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class AssessForm(forms.Form):
-    assessed_amount = forms.DecimalField(
+    assessed_amount = DecimalField(
         label=_("Assessed loss, ₽"), max_digits=14, decimal_places=2, min_value=0
     )
 
 
 class PayForm(forms.Form):
-    reference = forms.CharField(
+    reference = LineField(
         label=_("Payment reference"),
         required=False,
         max_length=64,
         help_text=_("Left empty, one is generated."),
     )
-    paid_on = forms.DateField(
+    paid_on = DateField(
         label=_("Paid on"),
         required=False,
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),

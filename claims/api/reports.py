@@ -3,41 +3,27 @@ every row came to; the rows' outcomes are paged at `rows_url`."""
 
 import json
 from collections.abc import Callable
-from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from claims.choices import ReportFormat, ReportOutcome
 from claims.models import ReportImport, ReportLine
 from claims.reports.importing import report_import_claims, report_import_push
-from policies.api.serializers import EXTERNAL_ID
+from policies.api.pagination import CursorPagination
+from policies.api.serializers import EXTERNAL_ID, LineField
 from policies.api.views import ErrorBody, IntegrationApi
 
 
-class ExactJSONParser(JSONParser):
-    """Read JSON numbers as Decimal: a report's money must never pass through a float."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", "utf-8")
-        try:
-            return json.loads(stream.read().decode(encoding), parse_float=Decimal)
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
-
-
 class ReportInput(serializers.Serializer):
-    external_id = serializers.CharField(**EXTERNAL_ID)
-    seller = serializers.CharField(max_length=64, help_text="The marketplace's seller id.")
+    external_id = LineField(**EXTERNAL_ID)
+    seller = LineField(max_length=64, help_text="The marketplace's seller id.")
     report = serializers.JSONField(
-        # Money arrives as Decimal (ExactJSONParser); written back as text, never a float.
+        # Money arrives as Decimal (the API's JSONParser); written back as text, never a float.
         encoder=DjangoJSONEncoder,
         help_text="The marketplace's report exactly as its API returned it: WB v5 rows, "
         "WB finance-API rows, or Ozon's transaction list (the whole response or its "
@@ -92,8 +78,6 @@ def report_answer(imported: ReportImport, *, absolute: Callable[[str], str]) -> 
 
 
 class ReportImportApi(IntegrationApi):
-    parser_classes = [ExactJSONParser]
-
     @extend_schema(
         summary="Import a seller's finance report: insured fees open claims, compensation "
         "is recorded",
@@ -126,7 +110,6 @@ class ReportImportApi(IntegrationApi):
 class ReportRowPagination(CursorPagination):
     ordering = ("line", "pk")
     page_size = 500
-    page_size_query_param = "page_size"
     max_page_size = 5000
 
 

@@ -4,7 +4,6 @@ import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from claims.api.serializers import (
@@ -18,8 +17,10 @@ from claims.compensation import compensations_record_bulk
 from claims.filing import claims_file_bulk, shipment_events_ingest
 from claims.models import Claim
 from claims.selectors import claim_list_for_marketplace
+from policies.api.pagination import CursorPagination
 from policies.api.serializers import ShipmentEventInput, ShipmentEventOutput
 from policies.api.views import ErrorBody, IngestApi, IntegrationApi, ingest_schema
+from policies.validators import validate_date_in_range
 
 
 class ShipmentEventRecordApi(IngestApi):
@@ -79,7 +80,9 @@ class ClaimFilter(django_filters.FilterSet):
     seller = django_filters.CharFilter(
         field_name="seller__external_id", help_text="The marketplace's seller id."
     )
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", validators=[validate_date_in_range]
+    )
 
     class Meta:
         model = Claim
@@ -89,21 +92,27 @@ class ClaimFilter(django_filters.FilterSet):
 class ClaimCursorPagination(CursorPagination):
     ordering = ("updated_at", "pk")
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
 
 
-class ClaimListCreateApi(IngestApi):
+class ClaimFileApi(IngestApi):
     input_serializer = ClaimInput
     output_serializer = ClaimOutput
     identifier = "number"
-    pagination_class = ClaimCursorPagination
 
     def ingest(self, items):
         return claims_file_bulk(marketplace=self.marketplace, items=items)
 
     def present(self, obj):
         return claim_list_for_marketplace(marketplace=self.marketplace).get(pk=obj.pk)
+
+
+class ClaimListCreateApi(ClaimFileApi):
+    pagination_class = ClaimCursorPagination
+
+    def query_parameters(self):
+        filters = set(ClaimFilter.base_filters) if self.request.method == "GET" else set()
+        return super().query_parameters() | filters
 
     @ingest_schema(ClaimInput, ClaimOutput, bulk=False, summary="File a claim")
     def post(self, request, *args, **kwargs):
@@ -126,7 +135,8 @@ class ClaimListCreateApi(IngestApi):
         return paginator.get_paginated_response(ClaimOutput(page, many=True).data)
 
 
-class ClaimBulkApi(ClaimListCreateApi):
+# Beside the list, not under it: a bulk takes POST only.
+class ClaimBulkApi(ClaimFileApi):
     bulk = True
 
     @ingest_schema(ClaimInput, ClaimOutput, bulk=True, summary="File claims")

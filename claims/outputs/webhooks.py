@@ -1,7 +1,11 @@
 """Outgoing webhooks: `claim.status_changed` to the claim's marketplace, signed and retried.
 
 The body is signed with HMAC-SHA256 over "<timestamp>.<body>" with the
-marketplace's secret, so a receiver can check both origin and freshness.
+marketplace's secret, so a receiver can check both origin and freshness. Every attempt of
+one delivery carries the delivery's id (header `X-Sellercover-Delivery` and the body's
+`delivery`, so the signature covers it): a receiver drops the repeats by it. An attempt is
+counted and recorded before its request goes out, so a worker that dies during the request
+leaves the attempt on record and the next one goes out under the same id.
 """
 
 import datetime as dt
@@ -18,7 +22,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from claims.models import Claim, WebhookAttempt, WebhookDelivery, WebhookStatus
+from claims.models import (
+    Claim,
+    WebhookAttempt,
+    WebhookAttemptState,
+    WebhookDelivery,
+    WebhookStatus,
+)
 from claims.tasks import webhook_deliver_task, webhooks_retry_due_task
 from policies.models import Marketplace
 from policies.outbox import outbox_enqueue
@@ -119,11 +129,13 @@ def _post(*, url: str, body: bytes, headers: dict) -> int:
         return exc.code
 
 
-def _lease(*, delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
-    """Take a due pending delivery for one attempt, so no other worker sends it meanwhile.
+def _lease(*, delivery_id: int, now: dt.datetime) -> tuple[WebhookDelivery, WebhookAttempt] | None:
+    """Take a due pending delivery for one attempt and record the attempt, `sending`.
 
-    The lease is a next-attempt time beyond the request's timeout; no row
-    lock is held while the HTTP request runs.
+    Committed before the request goes out: the attempt is counted even if its worker
+    dies during the request. The lease is a next-attempt time beyond the request's
+    timeout, so no other worker sends it meanwhile and no row lock is held while the
+    HTTP request runs.
     """
     with transaction.atomic():
         delivery = (
@@ -132,10 +144,28 @@ def _lease(*, delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
             .filter(pk=delivery_id, status=WebhookStatus.PENDING, next_attempt_at__lte=now)
             .first()
         )
-        if delivery is not None:
-            delivery.next_attempt_at = now + LEASE
-            delivery.save(update_fields=["next_attempt_at"])
-        return delivery
+        if delivery is None:
+            return None
+        # Still sending after its lease ran out: its worker died during the request.
+        delivery.log.filter(state=WebhookAttemptState.SENDING).update(
+            state=WebhookAttemptState.INTERRUPTED
+        )
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = WebhookStatus.FAILED
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "next_attempt_at"])
+            return None
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + LEASE
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+        attempt = WebhookAttempt.objects.create(delivery=delivery, at=now)
+    return delivery, attempt
+
+
+def _body(delivery: WebhookDelivery) -> bytes:
+    """Return the body of every attempt at `delivery`: its payload and its id."""
+    document = {**delivery.payload, "delivery": str(delivery.uid)}
+    return json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
 def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
@@ -144,16 +174,17 @@ def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
     A delivery not due (delivered, exhausted, waiting or being sent by another
     worker) is left alone, so repeating the task is harmless.
     """
-    delivery = _lease(delivery_id=delivery_id, now=timezone.now())
-    if delivery is None:
+    leased = _lease(delivery_id=delivery_id, now=timezone.now())
+    if leased is None:
         return WebhookDelivery.objects.get(pk=delivery_id)
-    body = json.dumps(delivery.payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    delivery, attempt = leased
+    body = _body(delivery)
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Sellercover-Event": delivery.event,
-        "X-Sellercover-Delivery": str(delivery.pk),
+        "X-Sellercover-Delivery": str(delivery.uid),
         "X-Sellercover-Timestamp": timestamp,
         "X-Sellercover-Signature": sign(
             secret=delivery.marketplace.webhook_secret, timestamp=timestamp, body=body
@@ -169,14 +200,11 @@ def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
         error = f"HTTP {status_code}"
     now = timezone.now()
     with transaction.atomic():
-        WebhookAttempt.objects.create(
-            delivery=delivery,
-            at=now,
-            status_code=status_code,
-            error=error,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
-        delivery.attempts += 1
+        attempt.state = WebhookAttemptState.FAILED if error else WebhookAttemptState.SUCCEEDED
+        attempt.status_code = status_code
+        attempt.error = error
+        attempt.duration_ms = int((time.monotonic() - started) * 1000)
+        attempt.save(update_fields=["state", "status_code", "error", "duration_ms"])
         if not error:
             delivery.status = WebhookStatus.DELIVERED
             delivery.delivered_at = now
@@ -186,7 +214,7 @@ def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
             delivery.next_attempt_at = None
         else:
             delivery.next_attempt_at = now + backoff(delivery.attempts)
-        delivery.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at"])
+        delivery.save(update_fields=["status", "delivered_at", "next_attempt_at"])
     return delivery
 
 

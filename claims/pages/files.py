@@ -7,29 +7,35 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from claims.evidence import safe_file_name
 from claims.models import Evidence
 from claims.selectors import documents_visible_to
 
 CONTENT_TYPES = {".pdf": "application/pdf", ".csv": "text/csv; charset=utf-8"}
 
 
-def private_file(file, *, filename: str, content_type: str, download: bool) -> FileResponse:
-    """Return a stored file's response that no browser sniffs or cache keeps."""
+def private_file(file, *, filename: str, content_type: str) -> FileResponse:
+    """Return a stored file as a download that no browser sniffs, runs or caches.
+
+    A file a seller sent may be crafted to be more than it claims; as an attachment in a
+    sandbox it is never rendered as a page of this site, and an image shown by an <img>
+    tag is unaffected.
+    """
     response = FileResponse(
-        file.open("rb"), as_attachment=download, filename=filename, content_type=content_type
+        file.open("rb"), as_attachment=True, filename=filename, content_type=content_type
     )
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
 
 
 def evidence_file(evidence: Evidence) -> FileResponse:
-    """Show an evidence file of a claim the caller has already been allowed to see."""
+    """Send an evidence file of a claim the caller has already been allowed to see."""
     return private_file(
         evidence.file,
-        filename=evidence.original_name,
+        filename=safe_file_name(evidence.original_name, content_type=evidence.content_type),
         content_type=evidence.content_type,
-        download=False,
     )
 
 
@@ -42,5 +48,4 @@ def document_download(request, pk: int) -> FileResponse:
         document.file,
         filename=name,
         content_type=CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream"),
-        download=True,
     )

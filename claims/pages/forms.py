@@ -8,11 +8,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from claims.choices import EligibilityCode
-from claims.errors import ClaimErrorCode
-from claims.evidence import MAX_EVIDENCE_PER_CLAIM
+from claims.evidence import evidence_inspect_all
 from policies.choices import Peril
-from policies.errors import ErrorCode, PolicyErrorCode
+from policies.errors import DomainError, ErrorCode, PolicyErrorCode
+from policies.forms import DateField, DecimalField, LineField, TextField
 from policies.selectors import products_on_sale
+from policies.validators import MAX_DESCRIPTION_CHARS
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -20,42 +21,51 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class EvidenceField(forms.FileField):
-    """Several files at once; each is checked by content when the service stores it."""
+    """Several files at once, inspected by the evidence rules: every refused file is named on
+    the form with its reason, and the service is handed the inspected files."""
 
     widget = MultipleFileInput(
         attrs={"accept": ".jpg,.jpeg,.png,.pdf,image/jpeg,image/png,application/pdf"}
     )
 
+    def __init__(self, **kwargs):
+        # An empty file is refused by the evidence rules, in a message naming it.
+        super().__init__(allow_empty_file=True, **kwargs)
+
     def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else [data] if data else []
-        if len(files) > MAX_EVIDENCE_PER_CLAIM:
+        files = [super(EvidenceField, self).clean(f, initial) for f in files]
+        try:
+            return evidence_inspect_all(files)
+        except DomainError as exc:
             raise forms.ValidationError(
-                _("At most %(n)d files per claim.") % {"n": MAX_EVIDENCE_PER_CLAIM},
-                code=ClaimErrorCode.TOO_MANY_FILES,
-            )
-        return [super(EvidenceField, self).clean(f, initial) for f in files]
+                [
+                    forms.ValidationError(message, code=exc.code)
+                    for message in exc.fields["evidence"]
+                ]
+            ) from exc
 
 
 class ClaimForm(forms.Form):
-    shipment = forms.CharField(
+    shipment = LineField(
         label=_("Shipment or order id"),
         max_length=64,
         help_text=_("The marketplace's shipment id (srid), or the order id if it has one item."),
     )
     peril = forms.ChoiceField(label=_("What happened"), choices=Peril.choices)
-    event_date = forms.DateField(
+    event_date = DateField(
         label=_("Date of the event"),
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
-    claimed_amount = forms.DecimalField(
+    claimed_amount = DecimalField(
         label=_("Amount claimed, ₽"),
         max_digits=14,
         decimal_places=2,
         min_value=Decimal("0.01"),
         localize=True,
     )
-    description = forms.CharField(
-        label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    description = TextField(
+        label=_("Description"), max_length=MAX_DESCRIPTION_CHARS, required=False
     )
     evidence = EvidenceField(
         label=_("Photos and documents"),
@@ -73,19 +83,19 @@ class ClaimForm(forms.Form):
 
 
 class AnswerForm(forms.Form):
-    message = forms.CharField(label=_("Your answer"), widget=forms.Textarea(attrs={"rows": 4}))
+    message = TextField(label=_("Your answer"))
     evidence = EvidenceField(label=_("Add files"), required=False)
 
 
 class MessageForm(forms.Form):
-    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}))
+    body = TextField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class EnrolForm(forms.Form):
     product = forms.ModelChoiceField(
         label=_("Product"), queryset=products_on_sale(), to_field_name="code", empty_label=None
     )
-    starts_on = forms.DateField(
+    starts_on = DateField(
         label=_("Cover starts on"),
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
@@ -113,7 +123,7 @@ class EstimateForm(forms.Form):
     shipments = forms.IntegerField(
         label=_("Shipments a month"), min_value=1, max_value=10_000_000, initial=1000
     )
-    average_value = forms.DecimalField(
+    average_value = DecimalField(
         label=_("Average declared value, ₽"),
         min_value=Decimal("1"),
         max_digits=12,

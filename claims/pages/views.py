@@ -33,6 +33,7 @@ from claims.pages.forms import (
     ReportUploadForm,
 )
 from claims.pages.reports import CSV_FIELDS, label_lines, report_lines_csv
+from claims.pages.uploads import evidence_uploads
 from claims.reports.importing import report_upload_request
 from claims.selectors import (
     REPORT_FEES,
@@ -89,15 +90,20 @@ class SignInView(LoginView):
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME,
                 seller.language,
+                # The same cookie as Django's language switch sets.
                 max_age=settings.LANGUAGE_COOKIE_AGE,
-                samesite="Lax",
+                path=settings.LANGUAGE_COOKIE_PATH,
+                domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
             )
         return response
 
 
 def _param(request, name: str) -> str:
-    # PostgreSQL refuses NUL in text: a search for it is a search for nothing odd.
-    return request.GET.get(name, "").replace("\x00", "").strip()
+    # A control character (a NUL among them) never gets here: ControlCharactersMiddleware.
+    return request.GET.get(name, "").strip()
 
 
 def _page(request, queryset):
@@ -281,6 +287,7 @@ def _claim_form_shipment(request, form) -> object | None:
     return shipment
 
 
+@evidence_uploads
 @seller_required
 def claim_new(request):
     """Check a claim against the rules first; file it, with its files, on the second step."""
@@ -290,7 +297,9 @@ def claim_new(request):
         initial["shipment"] = shipment.external_id
     form = ClaimForm(request.POST or None, request.FILES or None, initial=initial)
     preview = None
-    if request.method == "POST" and form.is_valid():
+    # A refused file still shows the check, since only there is the file field shown again
+    # with the reasons beside it.
+    if form.is_bound and not form.errors.keys() - {"evidence"}:
         shipment = _claim_form_shipment(request, form)
         data = form.cleaned_data
         spec = {
@@ -301,7 +310,7 @@ def claim_new(request):
         }
         if shipment is not None:
             try:
-                if "submit" in request.POST:
+                if "submit" in request.POST and form.is_valid():
                     claim = claim_file_with_evidence(
                         user=request.user,
                         shipment=shipment,
@@ -369,6 +378,7 @@ def _claim_action(request, number: str, form_class, action):
     return redirect("seller:claim", number=claim.number)
 
 
+@evidence_uploads
 @require_POST
 @seller_required
 def claim_answer(request, number: str):

@@ -5,9 +5,11 @@ it starts, and works through them in chunks of ids, each one transaction of the 
 in `claims.reconciliation.sql`. A chunk takes only records no run has examined, and the
 run's counts move in the same transaction as the chunk: killed anywhere, the run resumes
 where it stopped and counts nothing twice. On PostgreSQL two chunks run side by side, each
-on a connection of its own.
+on a connection of its own. Each chunk also moves the run's heartbeat, by which a run whose
+worker died is found and resumed (claims/long_tasks.py).
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -63,11 +65,13 @@ def reconciliation_start(*, trigger: str, user=None, chunk: int = CHUNK) -> Reco
         # claim for its shipment is filed later (claims/matching.py).
         pending = MarketplaceCompensation.objects.filter(run=None, claim=None)
         bounds = pending.aggregate(low=Min("pk"), top=Max("pk"))
+        now = timezone.now()
         return ReconciliationRun.objects.create(
             state=RunState.RUNNING,
             trigger=trigger,
             triggered_by=user,
-            started_at=timezone.now(),
+            started_at=now,
+            heartbeat_at=now,
             total=pending.count(),
             cursor=(bounds["low"] or 1) - 1,
             upper_bound=bounds["top"] or 0,
@@ -83,25 +87,34 @@ def reconciliation_request(*, trigger: str, user=None) -> ReconciliationRun:
     return run
 
 
-def reconciliation_run(*, run_id: int, workers: int = 1) -> ReconciliationRun:
+def reconciliation_run(
+    *, run_id: int, workers: int = 1, seconds: float | None = None
+) -> ReconciliationRun:
     """Work through the run's records, `workers` chunks at a time; return the run when done.
 
     Chunks are the run's fixed slices of ids, and what is left to do is read
     from the records themselves (not yet examined), so any number of drivers,
     started anew after a crash or side by side, share the work and do each
-    record once.
+    record once. With `seconds`, no chunk but the first begins after that many
+    seconds, and the run is returned still running for a continuation to go on.
     """
     run = ReconciliationRun.objects.get(pk=run_id)
     # SQLite lets one writer in at a time: a second connection would only wait. Inside a
     # transaction, another connection would not see what it has not committed.
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         workers = 1
+    deadline = None if seconds is None else time.monotonic() + seconds
     chunk = run.chunk
+    begun = False
     while run.state == RunState.RUNNING and (first := _first_pending(run)) is not None:
+        if begun and _past(deadline):
+            return run
+        begun = True
         cells = range((first - 1) // chunk, (run.upper_bound - 1) // chunk + 1)
         _each(
             [partial(_reconcile_chunk, run_id=run.pk, cell=cell, chunk=chunk) for cell in cells],
             workers=workers,
+            deadline=deadline,
         )
         run.refresh_from_db()
     if run.state == RunState.RUNNING:
@@ -121,14 +134,24 @@ def _first_pending(run: ReconciliationRun) -> int | None:
     return pending.aggregate(first=Min("pk"))["first"]
 
 
-def _each(calls: list, *, workers: int) -> None:
-    """Make the calls, `workers` at a time, each thread on a database connection of its own."""
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _each(calls: list, *, workers: int, deadline: float | None = None) -> None:
+    """Make the calls, `workers` at a time, each thread on a database connection of its own;
+    those that would begin after `deadline` are left, but the first `workers` always run."""
     if workers == 1 or len(calls) == 1:
-        for call in calls:
+        for n, call in enumerate(calls):
+            if n and _past(deadline):
+                return
             call()
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_on_own_connection, call) for call in calls]
+        futures = [
+            pool.submit(_on_own_connection, call, None if n < workers else deadline)
+            for n, call in enumerate(calls)
+        ]
         try:
             for future in futures:
                 future.result()
@@ -139,7 +162,9 @@ def _each(calls: list, *, workers: int) -> None:
             raise
 
 
-def _on_own_connection(call) -> None:
+def _on_own_connection(call, deadline: float | None) -> None:
+    if _past(deadline):
+        return
     try:
         call()
     finally:
@@ -182,6 +207,7 @@ def _reconcile_chunk(*, run_id: int, cell: int, chunk: int) -> None:
             # the other chunk's driver does not wait for those checks at this commit.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     ReconciliationRun.objects.filter(pk=run_id).update(
+        heartbeat_at=timezone.now(),
         cursor=Greatest("cursor", Value(hi)),
         processed=F("processed") + counts.processed,
         matched=F("matched") + counts.matched,

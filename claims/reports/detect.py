@@ -19,6 +19,7 @@ from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 from claims.choices import ReportFormat
 from claims.reports.wb import FIELDS, REQUIRED_HEADERS, wb_table_columns, wb_table_missing
 from policies.errors import DomainError, ErrorCode
+from policies.validators import MAX_JSON_DEPTH, json_depth
 
 # The header row of a portal file is among its first rows (some exports put a title above).
 HEADER_SCAN = 10
@@ -123,6 +124,12 @@ def load_json(text: str) -> object:
 
 
 def _detect_json(text: str) -> Detected:
+    # Measured before decoding: the decoder would recurse once per level until it overflows.
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ReportFileError(
+            _("The JSON nests deeper than %(depth)s levels: no marketplace report does.")
+            % {"depth": MAX_JSON_DEPTH}
+        )
     try:
         data = load_json(text)
     except ValueError:

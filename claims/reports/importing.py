@@ -11,6 +11,7 @@ stopped. Every row keeps its outcome, and bad rows never stop the good ones.
 
 import datetime as dt
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -131,23 +132,31 @@ class _Chunk:
 
 
 def report_import_run(
-    *, import_id: int, progress: Callable[[int, int], None] | None = None
+    *,
+    import_id: int,
+    progress: Callable[[int, int], None] | None = None,
+    seconds: float | None = None,
 ) -> ReportImport:
     """Import the report's rows not yet imported; return the import when done.
 
     Safe to run again: a finished import is left as it is, an interrupted one goes on
-    from the first row it had not written.
+    from the first row it had not written. With `seconds`, no chunk but the first is
+    written after that many seconds, and the import is returned still running.
     """
+    deadline = float("inf") if seconds is None else time.monotonic() + seconds
     with transaction.atomic():
         imported = ReportImport.objects.select_for_update().get(pk=import_id)
         if imported.status in (ReportImportStatus.DONE, ReportImportStatus.FAILED):
             return imported
         imported.status = ReportImportStatus.RUNNING
-        imported.save(update_fields=["status"])
+        imported.heartbeat_at = timezone.now()
+        imported.save(update_fields=["status", "heartbeat_at"])
     try:
         with imported.file.open("rb") as stored:
             content = stored.read()
-        _import_rows(imported, read_report(content=content, filename=imported.filename), progress)
+        report = read_report(content=content, filename=imported.filename)
+        if not _import_rows(imported, report, progress, deadline):
+            return ReportImport.objects.get(pk=import_id)
     except Exception as exc:
         ReportImport.objects.filter(pk=import_id).update(
             status=ReportImportStatus.FAILED,
@@ -159,11 +168,17 @@ def report_import_run(
 
 
 def _import_rows(
-    imported: ReportImport, report: Report, progress: Callable[[int, int], None] | None
-) -> None:
+    imported: ReportImport,
+    report: Report,
+    progress: Callable[[int, int], None] | None,
+    deadline: float,
+) -> bool:
     """Read the report once: rows that write nothing but their outcome go in chunk by
     chunk as they are read; those that open, change or record something wait for the
-    netting, which needs the whole report, and go in after it in file order."""
+    netting, which needs the whole report, and go in after it in file order.
+
+    Return whether all are in: past `deadline` (of `time.monotonic()`), once a chunk
+    went in, the rest are left for the next run."""
     written = _lines_written(imported)
     done = len(written)
     netting = Netting()
@@ -184,6 +199,8 @@ def _import_rows(
                 waiting.append((added - 1, row, verdict))
             else:
                 now.append((row, verdict))
+        if now and done > len(written) and time.monotonic() >= deadline:
+            return False
         _import_chunk(imported, now)
         done += len(now)
         if progress is not None:
@@ -196,10 +213,13 @@ def _import_rows(
     ).update(outcome=ReportOutcome.NETTED, reason="", message="")
     rows = ((row, netted.get(index, verdict)) for index, row, verdict in waiting)
     for chunk in _chunks(rows, CHUNK):
+        if done > len(written) and time.monotonic() >= deadline:
+            return False
         _import_chunk(imported, chunk)
         done += len(chunk)
         if progress is not None:
             progress(done, imported.rows)
+    return True
 
 
 def _lines_written(imported: ReportImport) -> set[int]:
@@ -260,7 +280,9 @@ def _import_chunk(imported: ReportImport, chunk: list) -> None:
             for line in parts.lines
         ],
     )
-    ReportImport.objects.filter(pk=imported.pk).update(processed=F("processed") + len(chunk))
+    ReportImport.objects.filter(pk=imported.pk).update(
+        processed=F("processed") + len(chunk), heartbeat_at=timezone.now()
+    )
 
 
 def _sort(row: ReportRow, verdict, line: _Line, parts: _Chunk) -> None:

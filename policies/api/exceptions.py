@@ -1,22 +1,28 @@
 """The one place that turns errors into the API's error body and status.
 
 `{"code": "...", "message": "...", "fields": {"amount": ["..."]}}` with
-400/401/403/404/409/429; bad input never reaches a 500. A refusal answers
+400/401/403/404/409/413/415/429; bad input never reaches a 500. A refusal answers
 the same code, message, fields and status whether it was raised (a single
 request) or kept in a bulk item's result.
 """
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template import loader
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from policies.api.parsers import RequestTooLarge
 from policies.errors import DomainError, ErrorCode
 from policies.ingest import ItemResult
 
@@ -31,6 +37,7 @@ CODES = {
     exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
     exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     exceptions.Throttled: ErrorCode.THROTTLED,
+    RequestTooLarge: ErrorCode.REQUEST_TOO_LARGE,
 }
 
 # The status of each shared code that is not a plain 400, whichever layer refused. A rule's
@@ -42,6 +49,7 @@ STATUSES = {
     ErrorCode.METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
     ErrorCode.NOT_ACCEPTABLE: status.HTTP_406_NOT_ACCEPTABLE,
     ErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
+    ErrorCode.REQUEST_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     ErrorCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
@@ -138,4 +146,44 @@ def exception_handler(exc, context):
         response.data = error_body(code, _first_message(fields), fields)
     else:
         response.data = error_body(code, str(exc.detail))
+    return response
+
+
+API_PREFIX = "/api/"
+
+
+def page_not_found(request, exception):
+    """Django's 404 (a URL no route matches) in the API's error body on the API's paths."""
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse(error_body(ErrorCode.NOT_FOUND, _("Not found.")), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """Django's answer to an error nothing else handled, in the API's error body on its paths.
+
+    A database that was lost, refused the connection or gave up mid-statement is a
+    `503` with `Retry-After`: the request may be sent again as it is (every write is
+    safe to replay), and nothing of it was kept half.
+    """
+    exc = sys.exc_info()[1]
+    unavailable = isinstance(exc, OperationalError | InterfaceError)
+    code, status_code = (
+        (ErrorCode.SERVICE_UNAVAILABLE, 503) if unavailable else (ErrorCode.SERVER_ERROR, 500)
+    )
+    if request.path_info.startswith(API_PREFIX):
+        message = (
+            _("The service is briefly unavailable: try again in a few seconds.")
+            if unavailable
+            else _("The server failed to answer the request. It has been logged.")
+        )
+        response = JsonResponse(error_body(code, message), status=status_code)
+    elif unavailable:
+        # Rendered without the request: its context would read the session from the
+        # database that is gone.
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    else:
+        return defaults.server_error(request)
+    if unavailable:
+        response["Retry-After"] = str(settings.DATABASE_RETRY_AFTER)
     return response

@@ -44,6 +44,21 @@ class IntegrationApi(APIView):
     def marketplace(self):
         return self.request.user.marketplace
 
+    def query_parameters(self) -> set[str]:
+        """Return the query parameters this request may give: a list's page parameters."""
+        paginator = getattr(self, "pagination_class", None)
+        if paginator is None or self.request.method != "GET":
+            return set()
+        return {paginator.cursor_query_param, paginator.page_size_query_param}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.query_parameters())
+        # Refused, not ignored: a misspelt filter would answer the whole list. A method the
+        # view does not take is left to its 405.
+        if unknown and hasattr(self, request.method.lower()):
+            raise ValidationError({name: [_("Unknown query parameter.")] for name in unknown})
+
 
 ErrorBody = inline_serializer(
     name="Error",
@@ -76,13 +91,17 @@ BulkResults = inline_serializer(
 def bulk_request(input_serializer) -> serializers.Serializer:
     return inline_serializer(
         name=f"{input_serializer.__name__}Bulk",
-        fields={"items": input_serializer(many=True)},
+        fields={
+            "items": serializers.ListField(
+                child=input_serializer(), min_length=1, max_length=MAX_BULK_ITEMS
+            )
+        },
     )
 
 
+# Subclasses set the serializers, `ingest` and `bulk`; the flow is the same for all. (A
+# comment, not a docstring: drf-spectacular would describe every operation with it.)
 class IngestApi(IntegrationApi):
-    """Subclasses set the serializers, `ingest` and `bulk`; the flow is the same for all."""
-
     input_serializer: type[serializers.Serializer]
     output_serializer: type[serializers.Serializer]
     identifier = "id"

@@ -62,6 +62,8 @@ PLAIN = {
 @example({**PLAIN, "external_id": " wb-e-1 "})
 @example({**PLAIN, "amount": "1000000000000.00"})
 @example({**PLAIN, "amount": 50})
+@example({**PLAIN, "kind": {}})
+@example({**PLAIN, "occurred_at": "0001-01-01T00:00:00+05:00"})
 def test_the_fast_answer_is_the_full_one(item):
     fast = ShipmentEventInput.plainly_valid(item)
     if fast is None:

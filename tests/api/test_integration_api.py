@@ -529,7 +529,7 @@ def test_a_transition_sends_a_signed_webhook(
         "submitted",
         "under_review",
     )
-    assert set(payload) == {"event", "claim", "from", "to", "payable", "at"}
+    assert set(payload) == {"event", "claim", "from", "to", "payable", "at", "delivery"}
     signed = headers["X-Sellercover-Timestamp"].encode() + b"." + body
     expected = "sha256=" + hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
     assert headers["X-Sellercover-Signature"] == expected

@@ -1,4 +1,5 @@
-"""Property-based contract run: generated requests for every operation, never a server error."""
+"""Property-based contract run: generated requests for every operation, answered as the
+schema says (status, content type, headers, body) and never with a server error."""
 
 import datetime as dt
 from decimal import Decimal
@@ -9,7 +10,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from config.wsgi import application
 from tests import factories
@@ -39,14 +40,28 @@ def headers(db):
     return {"Authorization": f"Api-Key {key.raw_key}"}
 
 
+def excluded_checks(case) -> list:
+    """The two checks whose premise the API's contract does not share, and where.
+
+    A well-formed request may still be refused by a rule no schema states (an
+    unknown seller, an overlapping policy, an ineligible claim): 400 with the
+    error body, so `positive_data_acceptance` does not apply. A bulk answers
+    each item on its own: an invalid item is an error row of a 200 and the
+    others are written, so on bulks `negative_data_rejection` does not apply to
+    the items (their shape is documented for the clients that write them).
+    """
+    excluded = [positive_data_acceptance]
+    if case.operation.path.endswith("/bulk/"):
+        excluded.append(negative_data_rejection)
+    return excluded
+
+
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_input_makes_the_api_fail(case, headers):
-    response = case.call(headers=headers)
-
-    case.validate_response(response, checks=[not_a_server_error])
+def test_every_answer_is_the_documented_one(case, headers):
+    case.call_and_validate(headers=headers, excluded_checks=excluded_checks(case))

@@ -63,8 +63,18 @@ def page(browser, live_server):
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # The browser refuses what the Content-Security-Policy forbids and says so only on the
+    # console: a page that works in the test but relies on something refused still fails.
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert refused == [], "the CSP refused something on a page"
 
 
 def login(page, email: str, password: str) -> None:

@@ -37,7 +37,12 @@ from policies.models import (
     Shipment,
     User,
 )
-from policies.services import policy_enrol, shipment_event_record, shipment_record
+from policies.services import (
+    marketplace_webhook_secret_rotate,
+    policy_enrol,
+    shipment_event_record,
+    shipment_record,
+)
 
 PASSWORD = "demo-pass-2026"
 SELLERS = [
@@ -122,7 +127,10 @@ class Command(BaseCommand):
     def _seed(self, prefix: str, key: str) -> None:
         today = timezone.localdate()
         wb = Marketplace.objects.create(code="wb", name="Wildberries")
-        Marketplace.objects.create(code="ozon", name="Ozon")
+        ozon = Marketplace.objects.create(code="ozon", name="Ozon")
+        # Never printed: the demo has no endpoint; rotating in the admin shows a new one.
+        for marketplace in (wb, ozon):
+            marketplace_webhook_secret_rotate(marketplace=marketplace)
         api_key = MarketplaceApiKey(marketplace=wb, name="wb demo integration", prefix=prefix)
         api_key.hashed_key = MarketplaceApiKey.objects.key_generator.hash(key)
         api_key.id = f"{prefix}.{api_key.hashed_key}"

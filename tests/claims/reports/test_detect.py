@@ -77,6 +77,8 @@ def _zip() -> bytes:
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "save it as XLSX"),
         (xlsx_bytes([["Дата", "Сумма"], ["02.03.2026", 5]]), "No report headers were found"),
         ("Просто текст;без заголовков\n".encode(), "No report headers were found in the CSV"),
+        # A 2 KB file that would overflow the decoder's recursion.
+        (b"[" * 2000, "nests deeper than 32 levels"),
     ],
 )
 def test_anything_else_is_refused_naming_the_expected_formats(content, problem):

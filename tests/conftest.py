@@ -47,3 +47,21 @@ def senior(db):
 @pytest.fixture
 def roles(db):
     return {group.name: group for group in Group.objects.all()}
+
+
+@pytest.fixture
+def seller_user(db):
+    return factories.SellerUserFactory()
+
+
+@pytest.fixture
+def signed_in(client, seller_user):
+    """The test client signed in as a seller's user."""
+    client.force_login(seller_user)
+    return client
+
+
+@pytest.fixture
+def shipment(seller_user):
+    """An insured shipment of the signed-in seller."""
+    return factories.ShipmentFactory(policy__seller=seller_user.seller)

@@ -20,17 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def seller_user():
-    return factories.SellerUserFactory()
-
-
-@pytest.fixture
-def signed_in(client, seller_user):
-    client.force_login(seller_user)
-    return client
-
-
-@pytest.fixture
 def superuser_client(client):
     client.force_login(factories.UserFactory(is_staff=True, is_superuser=True))
     return client

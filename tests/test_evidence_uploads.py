@@ -29,22 +29,6 @@ from tests.evidence_files import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def seller_user():
-    return factories.SellerUserFactory()
-
-
-@pytest.fixture
-def signed_in(client, seller_user):
-    client.force_login(seller_user)
-    return client
-
-
-@pytest.fixture
-def shipment(seller_user):
-    return factories.ShipmentFactory(policy__seller=seller_user.seller)
-
-
 def media_files() -> list[Path]:
     root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
     return [path for path in root.rglob("*") if path.is_file()]

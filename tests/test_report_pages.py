@@ -109,17 +109,6 @@ def wb_xlsx() -> bytes:
 
 
 @pytest.fixture
-def seller_user():
-    return factories.SellerUserFactory()
-
-
-@pytest.fixture
-def signed_in(client, seller_user):
-    client.force_login(seller_user)
-    return client
-
-
-@pytest.fixture
 def english(client):
     client.cookies["django_language"] = "en"
     return client

@@ -25,22 +25,6 @@ PNG = bytes.fromhex(
 )
 
 
-@pytest.fixture
-def seller_user():
-    return factories.SellerUserFactory()
-
-
-@pytest.fixture
-def signed_in(client, seller_user):
-    client.force_login(seller_user)
-    return client
-
-
-@pytest.fixture
-def shipment(seller_user):
-    return factories.ShipmentFactory(policy__seller=seller_user.seller)
-
-
 def claim_of(user, **kwargs) -> Claim:
     return factories.ClaimFactory(shipment__policy__seller=user.seller, **kwargs)
 

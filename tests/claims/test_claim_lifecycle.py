@@ -46,16 +46,6 @@ def code_of(excinfo) -> str:
     return excinfo.value.code
 
 
-@pytest.fixture
-def seller_user():
-    return factories.SellerUserFactory()
-
-
-@pytest.fixture
-def shipment(seller_user):
-    return factories.ShipmentFactory(policy__seller=seller_user.seller)
-
-
 def file_claim(user, shipment, *, peril="damage", amount="12000.00", submit=True, days_ago=5):
     return claim_file(
         actor=Actor.for_user(user),

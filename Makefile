@@ -13,11 +13,15 @@ TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium
 
 install: $(VENV)/.installed
 
+# pip's own narration goes to var/install.log, shown only when the install fails.
 $(VENV)/.installed: pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
-	touch $@
+	@echo "Installing into $(VENV) (a minute the first time)..."
+	@mkdir -p var
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install -q --upgrade pip && \
+	  $(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"; } >var/install.log 2>&1 \
+	  || { cat var/install.log; exit 1; }
+	@touch $@
 
 # Installs the missing Debian packages of $(1) when root; otherwise says which are missing.
 define apt_install
@@ -43,9 +47,9 @@ test-deps:
 # Links in the e-mails the demo prints point at the port it serves on.
 run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: system-deps install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@$(BIN)/python manage.py migrate --noinput -v0
+	@$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
+	@$(BIN)/python manage.py runserver --skip-checks 127.0.0.1:$(PORT)
 
 test: test-deps install lint audit
 	$(BIN)/python manage.py makemigrations --check --dry-run

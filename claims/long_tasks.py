@@ -1,13 +1,14 @@
 """The long tasks, a reconciliation run and a report import, on workers that may die.
 
-A task drives its row for a slice (`LONG_TASK_SLICE_SECONDS`), then queues its
-continuation through the outbox and returns: no task message is held for longer than the
-broker's visibility timeout, which can then be minutes. Every chunk moves the row's
-heartbeat in its own transaction; a row still running whose heartbeat stopped for
-`LONG_TASK_STALE_AFTER` lost its worker, and `long_tasks_resume_stale` (on the beat
-schedule) queues its continuation. Both resume from what their rows say was done. One
-driver at a time: a task that finds another driving the same row (a message redelivered or
-resumed beside a live one) returns at once.
+No task message is held for longer than the broker's visibility timeout, which can then be
+minutes: a reconciliation run is a task per chunk (claims/reconciliation/run.py), and an
+import task drives its row for a slice (`LONG_TASK_SLICE_SECONDS`), then queues its
+continuation through the outbox and returns. Every chunk moves the row's heartbeat in its
+own transaction; a row still running whose heartbeat stopped for `LONG_TASK_STALE_AFTER`
+lost its worker, and `long_tasks_resume_stale` (on the beat schedule) queues its
+continuation. Both resume from what their rows say was done. One driver of an import at a
+time: a task that finds another driving it (a message redelivered or resumed beside a live
+one) returns at once.
 """
 
 import contextlib
@@ -22,14 +23,12 @@ from django.utils import timezone
 
 from claims.choices import RunState
 from claims.models import ReconciliationRun, ReportImport, ReportImportStatus
-from claims.reconciliation.run import reconciliation_run
 from claims.reports.importing import report_import_run
 from claims.tasks import reconciliation_run_task, report_import_run_task
 from policies.outbox import outbox_enqueue, outbox_enqueue_many
 
 # The high half of a driver's advisory lock key, the row's id the low half. One bigint key:
 # PostgreSQL keeps it apart from the (run, cell) pairs the chunks of a run lock.
-RECONCILIATION_DRIVER = 1
 REPORT_IMPORT_DRIVER = 2
 
 
@@ -54,23 +53,6 @@ def driver_lock(*, kind: int, pk: int) -> Iterator[bool]:
         if free:
             with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
-def reconciliation_run_slice(*, run_id: int) -> ReconciliationRun:
-    """Drive the run for a slice as its one driver, then queue the rest; return the run."""
-    with driver_lock(kind=RECONCILIATION_DRIVER, pk=run_id) as alone:
-        if not alone:
-            return ReconciliationRun.objects.get(pk=run_id)
-        run = reconciliation_run(
-            run_id=run_id,
-            workers=settings.RECONCILIATION_WORKERS,
-            seconds=settings.LONG_TASK_SLICE_SECONDS,
-        )
-    # Queued once the lock is let go, so the continuation never finds it held by this task.
-    if run.state == RunState.RUNNING:
-        with transaction.atomic():
-            outbox_enqueue(task=reconciliation_run_task, run_id=run_id)
-    return run
 
 
 def report_import_run_slice(*, import_id: int) -> ReportImport:

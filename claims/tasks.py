@@ -110,13 +110,23 @@ def webhooks_retry_due_task() -> int:
 
 @shared_task(acks_late=True)
 def reconciliation_run_task(*, run_id: int) -> str:
-    """Run (or resume) a reconciliation for a slice, its continuation queued; a task beside
-    a live driver of the run returns at once."""
-    from claims.long_tasks import reconciliation_run_slice
-    from claims.reconciliation.run import reconciliation_fail
+    """Start (or resume) a reconciliation: queue a task for each chunk with records left."""
+    from claims.reconciliation.run import reconciliation_fail, reconciliation_spread
 
     try:
-        return reconciliation_run_slice(run_id=run_id).state
+        return reconciliation_spread(run_id=run_id).state
+    except Exception as exc:
+        reconciliation_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@shared_task(acks_late=True)
+def reconciliation_chunk_task(*, run_id: int, cell: int) -> str:
+    """Reconcile one chunk of a run, on whichever worker takes it; the last one finishes it."""
+    from claims.reconciliation.run import reconciliation_chunk, reconciliation_fail
+
+    try:
+        return reconciliation_chunk(run_id=run_id, cell=cell).state
     except Exception as exc:
         reconciliation_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
         raise

@@ -193,8 +193,10 @@ STORAGES = {
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
-EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
+# Without a mail server the letters are written to var/mail/, one file each, to read there.
+EMAIL = env.email_url("EMAIL_URL", default="filemail://")
 EMAIL_BACKEND = EMAIL["EMAIL_BACKEND"]
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "var" / "mail")
 EMAIL_HOST = EMAIL.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = EMAIL.get("EMAIL_PORT", 25)
 EMAIL_HOST_USER = EMAIL.get("EMAIL_HOST_USER", "")
@@ -280,9 +282,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "sellercover API",
-    "DESCRIPTION": "Marketplace integration API: sellers, policies, shipments, events, "
-    "compensations and claims.",
+    # The overview a marketplace engineer reads first: policies.api.docs.describe_api.
     "VERSION": "1.0.0",
+    # 3.1 documents the webhook the API sends beside the operations it answers.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": ["policies.api.docs.STATUS_CHANGED"],
     "SERVE_INCLUDE_SCHEMA": False,
     # Served from the drf-spectacular-sidecar package: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -292,6 +296,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "policies.api.schema.document_error_statuses",
+        "policies.api.docs.describe_api",
     ],
 }
 # The largest request body the API reads (policies/api/parsers.py; the seller pages keep

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from claims.choices import ReportFormat, ReportOutcome
 from claims.models import ReportImport, ReportLine
 from claims.reports.importing import report_import_claims, report_import_push
+from policies.api.docs import REPORT_IMPORT, REPORT_IMPORT_EXAMPLES, REPORT_ROWS
 from policies.api.pagination import CursorPagination
 from policies.api.serializers import EXTERNAL_ID, LineField
 from policies.api.views import ErrorBody, IntegrationApi
@@ -81,6 +82,8 @@ class ReportImportApi(IntegrationApi):
     @extend_schema(
         summary="Import a seller's finance report: insured fees open claims, compensation "
         "is recorded",
+        description=REPORT_IMPORT,
+        examples=REPORT_IMPORT_EXAMPLES,
         request=ReportInput,
         responses={
             200: ReportOutput,
@@ -118,6 +121,7 @@ class ReportRowsApi(IntegrationApi):
 
     @extend_schema(
         summary="Page through what each row of an imported report came to",
+        description=REPORT_ROWS,
         responses={200: ReportRowsOutput, 404: ErrorBody},
     )
     def get(self, request, pk: int):

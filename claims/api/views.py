@@ -17,6 +17,7 @@ from claims.compensation import compensations_record_bulk
 from claims.filing import claims_file_bulk, shipment_events_ingest
 from claims.models import Claim
 from claims.selectors import claim_list_for_marketplace
+from policies.api.docs import CLAIM_DETAIL, CLAIM_LIST
 from policies.api.pagination import CursorPagination
 from policies.api.serializers import ShipmentEventInput, ShipmentEventOutput
 from policies.api.views import ErrorBody, IngestApi, IntegrationApi, ingest_schema
@@ -120,6 +121,7 @@ class ClaimListCreateApi(ClaimFileApi):
 
     @extend_schema(
         summary="List the marketplace's claims",
+        description=CLAIM_LIST,
         parameters=[],
         filters=True,
         responses={200: ClaimOutput(many=True), 400: ErrorBody},
@@ -147,6 +149,7 @@ class ClaimBulkApi(ClaimFileApi):
 class ClaimDetailApi(IntegrationApi):
     @extend_schema(
         summary="Read a claim with its calculation and transitions",
+        description=CLAIM_DETAIL,
         responses={200: ClaimOutput, 404: ErrorBody},
     )
     def get(self, request, number: str):

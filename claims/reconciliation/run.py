@@ -4,9 +4,12 @@ A run takes the compensation records not yet counted on a claim, up to the newes
 it starts, and works through them in chunks of ids, each one transaction of the statements
 in `claims.reconciliation.sql`. A chunk takes only records no run has examined, and the
 run's counts move in the same transaction as the chunk: killed anywhere, the run resumes
-where it stopped and counts nothing twice. On PostgreSQL two chunks run side by side, each
-on a connection of its own. Each chunk also moves the run's heartbeat, by which a run whose
-worker died is found and resumed (claims/long_tasks.py).
+where it stopped and counts nothing twice. On workers, each chunk is a task of its own
+(`reconciliation_spread` queues them), so every worker on every machine shares one run,
+and the chunk that finds nothing left finishes it; `reconciliation_run` drives a run in
+one process instead, on PostgreSQL `workers` chunks side by side on connections of their
+own. Each chunk also moves the run's heartbeat, by which a run whose worker died is found
+and resumed (claims/long_tasks.py).
 """
 
 import time
@@ -37,8 +40,12 @@ from claims.reconciliation.sql import (
     stage_records,
     update_claims,
 )
-from claims.tasks import reconciliation_report_make_task, reconciliation_run_task
-from policies.outbox import outbox_enqueue
+from claims.tasks import (
+    reconciliation_chunk_task,
+    reconciliation_report_make_task,
+    reconciliation_run_task,
+)
+from policies.outbox import outbox_enqueue, outbox_enqueue_many
 
 # Larger chunks spread the per-chunk sums of payouts and the commit over more rows;
 # memory grows with the chunk (about 210 MiB peak at this size, two at once), not the run.
@@ -104,34 +111,77 @@ def reconciliation_run(
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         workers = 1
     deadline = None if seconds is None else time.monotonic() + seconds
-    chunk = run.chunk
     begun = False
     while run.state == RunState.RUNNING and (first := _first_pending(run)) is not None:
         if begun and _past(deadline):
             return run
         begun = True
-        cells = range((first - 1) // chunk, (run.upper_bound - 1) // chunk + 1)
         _each(
-            [partial(_reconcile_chunk, run_id=run.pk, cell=cell, chunk=chunk) for cell in cells],
+            [
+                partial(_reconcile_chunk, run_id=run.pk, cell=cell, chunk=run.chunk)
+                for cell in _cells(run, first)
+            ],
             workers=workers,
             deadline=deadline,
         )
         run.refresh_from_db()
+    return _finish_if_done(run_id)
+
+
+def reconciliation_spread(*, run_id: int) -> ReconciliationRun:
+    """Queue a task for each chunk of the run with records left (or finish the run if none
+    is left); return the run.
+
+    Spread twice (a sweep beside a redelivered task), a chunk is queued twice: the second
+    task waits for the first and then finds its records examined.
+    """
+    run = ReconciliationRun.objects.get(pk=run_id)
+    if run.state != RunState.RUNNING:
+        return run
+    first = _first_pending(run)
+    if first is None:
+        return _finish_if_done(run_id)
+    with transaction.atomic():
+        ReconciliationRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+        outbox_enqueue_many(
+            task=reconciliation_chunk_task,
+            calls=[{"run_id": run_id, "cell": cell} for cell in _cells(run, first)],
+        )
+    return run
+
+
+def reconciliation_chunk(*, run_id: int, cell: int) -> ReconciliationRun:
+    """Reconcile one chunk of the run; return the run, finished if nothing is left."""
+    run = ReconciliationRun.objects.get(pk=run_id)
     if run.state == RunState.RUNNING:
-        with transaction.atomic():
-            run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
-            if run.state == RunState.RUNNING:
-                run.unmatched = max(0, run.total - run.matched)
-                run.state = RunState.DONE
-                run.finished_at = timezone.now()
-                run.save()
-                outbox_enqueue(task=reconciliation_report_make_task, run_id=run_id)
+        _reconcile_chunk(run_id=run_id, cell=cell, chunk=run.chunk)
+    return _finish_if_done(run_id)
+
+
+def _finish_if_done(run_id: int) -> ReconciliationRun:
+    """Mark the run done, its report queued, once no record of it is left; return the run.
+
+    Chunks finishing at once may all find nothing left: the row lock lets one finish it.
+    """
+    with transaction.atomic():
+        run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+        if run.state == RunState.RUNNING and _first_pending(run) is None:
+            run.unmatched = max(0, run.total - run.matched)
+            run.state = RunState.DONE
+            run.finished_at = timezone.now()
+            run.save()
+            outbox_enqueue(task=reconciliation_report_make_task, run_id=run_id)
     return run
 
 
 def _first_pending(run: ReconciliationRun) -> int | None:
     pending = MarketplaceCompensation.objects.filter(run=None, claim=None, pk__lte=run.upper_bound)
     return pending.aggregate(first=Min("pk"))["first"]
+
+
+def _cells(run: ReconciliationRun, first: int) -> range:
+    """Return the run's chunks from the one holding record `first` to its last."""
+    return range((first - 1) // run.chunk, (run.upper_bound - 1) // run.chunk + 1)
 
 
 def _past(deadline: float | None) -> bool:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies.api.authentication import ApiKeyAuthentication, Integration
+from policies.api.docs import write_description, write_examples
 from policies.api.exceptions import api_error
 from policies.api.serializers import (
     PolicyInput,
@@ -190,14 +191,19 @@ class IngestApi(IntegrationApi):
 
 
 def ingest_schema(input_serializer, output_serializer, *, bulk: bool, summary: str):
+    described = {
+        "summary": summary,
+        "description": write_description(input_serializer, bulk=bulk),
+        "examples": write_examples(input_serializer, bulk=bulk),
+    }
     if bulk:
         return extend_schema(
-            summary=summary,
+            **described,
             request=bulk_request(input_serializer),
             responses={200: BulkResults, 400: ErrorBody, 429: ErrorBody},
         )
     return extend_schema(
-        summary=summary,
+        **described,
         request=input_serializer,
         responses={
             200: OpenApiResponse(output_serializer, description="Replay: the stored record."),

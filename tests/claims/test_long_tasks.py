@@ -1,5 +1,6 @@
-"""Long tasks go in slices, each queuing its continuation; each chunk moves a heartbeat, by
-which the sweep resumes a row whose worker died, and never one a live worker drives."""
+"""Long tasks go in pieces: a reconciliation run a task per chunk, an import in slices, each
+queuing its continuation; each chunk moves a heartbeat, by which the sweep resumes a row
+whose worker died, and never one a live worker drives."""
 
 import datetime as dt
 import threading
@@ -8,22 +9,30 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
-from django.test import override_settings
 from django.utils import timezone
 
 from claims.choices import ClaimStatus, RunState
 from claims.long_tasks import (
-    RECONCILIATION_DRIVER,
+    REPORT_IMPORT_DRIVER,
     driver_lock,
     long_tasks_resume_stale,
-    reconciliation_run_slice,
+    report_import_run_slice,
 )
-from claims.models import Claim, ReconciliationRun, ReportImport, ReportImportStatus, ReportLine
+from claims.models import (
+    Claim,
+    MarketplaceCompensation,
+    ReconciliationRun,
+    ReportImport,
+    ReportImportStatus,
+    ReportLine,
+)
 from claims.reconciliation.run import reconciliation_start
 from claims.reports import importing
 from claims.reports.importing import report_import_create, report_import_run
 from claims.tasks import (
+    reconciliation_chunk_task,
     reconciliation_nightly_task,
+    reconciliation_report_make_task,
     reconciliation_run_task,
     report_import_run_task,
 )
@@ -152,28 +161,54 @@ def test_a_report_import_whose_heartbeat_stopped_is_resumed_and_a_live_one_is_no
 # slices
 
 
-@override_settings(LONG_TASK_SLICE_SECONDS=0)
-def test_a_reconciliation_task_does_a_slice_then_queues_its_continuation():
+def test_a_run_task_queues_a_task_per_chunk_and_the_last_chunk_to_finish_ends_the_run():
     claims = claims_with_compensation(RECORDS)
     run = reconciliation_start(trigger="test", chunk=2)
     ReconciliationRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - LONG_AGO)
 
-    first = reconciliation_run_task(run_id=run.pk)
+    assert reconciliation_run_task(run_id=run.pk) == RunState.RUNNING
 
     run.refresh_from_db()
-    # One chunk: the ids of two records (the first one may hold one).
-    assert first == RunState.RUNNING and 0 < run.processed <= 2
+    assert run.processed == 0
     assert run.heartbeat_at > timezone.now() - dt.timedelta(minutes=1)
-    assert queued(reconciliation_run_task) == [{"run_id": run.pk}]
+    chunks = queued(reconciliation_chunk_task)
+    records = MarketplaceCompensation.objects.values_list("pk", flat=True)
+    assert sorted(c["cell"] for c in chunks) == sorted({(pk - 1) // 2 for pk in records})
+    assert {c["run_id"] for c in chunks} == {run.pk}
 
-    states = [first]
-    while states[-1] == RunState.RUNNING and len(states) < RECORDS:
-        states.append(reconciliation_run_task(run_id=run.pk))
+    # Workers take chunks in any order; only the last one finishes the run.
+    states = [reconciliation_chunk_task(**call) for call in reversed(chunks)]
 
     run.refresh_from_db()
-    assert states[-1] == RunState.DONE
+    assert states == [RunState.RUNNING] * (len(chunks) - 1) + [RunState.DONE]
     assert (run.processed, run.matched, run.claims_released) == (6, 6, 6)
-    assert queued(reconciliation_run_task) == [{"run_id": run.pk}] * (len(states) - 1)
+    assert queued(reconciliation_report_make_task) == [{"run_id": run.pk}]
+    for claim in claims:
+        assert claim.transitions.filter(transition="release").count() == 1
+
+
+def test_a_run_spread_twice_counts_each_record_once_and_finishes_once():
+    claims = claims_with_compensation(RECORDS)
+    run = reconciliation_start(trigger="test", chunk=2)
+
+    # A sweep beside a redelivered task: every chunk is queued twice.
+    reconciliation_run_task(run_id=run.pk)
+    reconciliation_run_task(run_id=run.pk)
+    chunks = queued(reconciliation_chunk_task)
+    for call in chunks:
+        reconciliation_chunk_task(**call)
+
+    run.refresh_from_db()
+    assert len(chunks) == 2 * len({c["cell"] for c in chunks})
+    assert (run.state, run.processed, run.matched, run.claims_released) == (
+        RunState.DONE,
+        6,
+        6,
+        6,
+    )
+    assert queued(reconciliation_report_make_task) == [{"run_id": run.pk}]
+    assert reconciliation_run_task(run_id=run.pk) == RunState.DONE
+    assert len(queued(reconciliation_chunk_task)) == len(chunks)
     for claim in claims:
         assert claim.transitions.filter(transition="release").count() == 1
 
@@ -222,17 +257,17 @@ def test_a_report_import_in_slices_ends_as_one_uninterrupted_import(seller, monk
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_task_beside_a_live_driver_of_its_run_returns_at_once_and_queues_nothing():
+def test_an_import_task_beside_a_live_driver_of_its_import_returns_at_once_and_queues_nothing(
+    seller,
+):
     if connection.vendor != "postgresql":
         pytest.skip("the drivers' lock is PostgreSQL's; elsewhere tasks run in-process")
-    # Under review, so no release and none of its follow-ups run in this process.
-    claims_with_compensation(2, status=ClaimStatus.UNDER_REVIEW)
-    run = reconciliation_start(trigger="test", chunk=1)
+    imported = report(seller)
     holding, release = threading.Event(), threading.Event()
 
     def live_driver():
         try:
-            with driver_lock(kind=RECONCILIATION_DRIVER, pk=run.pk):
+            with driver_lock(kind=REPORT_IMPORT_DRIVER, pk=imported.pk):
                 holding.set()
                 release.wait(30)
         finally:
@@ -242,11 +277,11 @@ def test_a_task_beside_a_live_driver_of_its_run_returns_at_once_and_queues_nothi
     thread.start()
     try:
         assert holding.wait(10)
-        beside = reconciliation_run_slice(run_id=run.pk)
+        beside = report_import_run_slice(import_id=imported.pk)
     finally:
         release.set()
         thread.join(30)
 
-    assert (beside.state, beside.processed) == (RunState.RUNNING, 0)
-    assert queued(reconciliation_run_task) == []
-    assert reconciliation_run_slice(run_id=run.pk).state == RunState.DONE
+    assert (beside.status, beside.processed) == (ReportImportStatus.PENDING, 0)
+    assert queued(report_import_run_task) == []
+    assert report_import_run_slice(import_id=imported.pk).status == ReportImportStatus.DONE

@@ -1,18 +1,23 @@
-"""Benchmark: the real reconciliation over a million compensation records.
+"""Benchmark: the real reconciliation over a million compensation records, on one Celery
+worker process and then on two.
 
 Builds, with set-based SQL on PostgreSQL, shipments with cargo claims (most
 waiting for compensation, some paid) and compensation records (about 70 %
 matching a claim, some duplicates, some late for paid claims, the rest for
 unknown shipments); times a bare hand-written matching UPDATE as the floor
-(rolled back), then runs the task's driver over the whole run in one piece (the
-task stops after each slice and queues the rest) and prints seconds, rows/s
-and the peak RSS. Queued follow-ups (payments) go to a broker, not run here.
+(rolled back), then queues a run as the admin does and times it to its end on
+real worker processes (each chunk a task of its own), printing seconds, rows/s
+and the workers' peak RSS. Twice in the same run, on fresh data of the same
+size: one worker process, then two, and the ratio of the two. Follow-ups the
+run queues (payments, its report) go to the broker and are purged, not run.
 """
 
 import datetime as dt
 import os
-import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from celery import current_app
 from django.conf import settings
@@ -20,11 +25,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from claims.choices import RunState
 from claims.management.bench import bench_marketplace, require_postgresql, seconds_rolled_back
 from claims.management.celery import tasks_queued
-from claims.models import Payout
-from claims.reconciliation.run import reconciliation_run, reconciliation_start
+from claims.models import Payout, ReconciliationRun
+from claims.reconciliation.run import reconciliation_request
 from claims.reconciliation.sql import T
+from claims.tasks import reconciliation_chunk_task
 from policies.actors import Actor
 from policies.models import Marketplace, Product
 from policies.services import policy_enrol
@@ -51,35 +58,75 @@ class Command(BaseCommand):
             self._measure(rows)
 
     def _measure(self, rows: int) -> None:
-        started = time.perf_counter()
-        marketplace = self._prepare(rows)
-        self.stdout.write(f"data prepared in {time.perf_counter() - started:.1f} s")
-        floor = self._floor(marketplace)
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        run = reconciliation_start(trigger="benchmark")
-        started = time.perf_counter()
-        reconciliation_run(run_id=run.pk, workers=settings.RECONCILIATION_WORKERS)
-        seconds = time.perf_counter() - started
-        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        run.refresh_from_db()
+        seconds = {}
+        for workers in (1, 2):
+            started = time.perf_counter()
+            marketplace = self._prepare(rows)
+            self.stdout.write(f"data prepared in {time.perf_counter() - started:.1f} s")
+            floor = self._floor(marketplace)
+            run, seconds[workers], peak = self._reconcile(workers)
+            self.stdout.write(
+                "\n".join(
+                    [
+                        f"on {workers} worker process{'es' if workers > 1 else ''}",
+                        f"  records reconciled    {run.total:,} (run #{run.pk}, {run.state})",
+                        f"  matched / unmatched   {run.matched:,} / {run.unmatched:,}",
+                        f"  claims released       {run.claims_released:,}",
+                        f"  recoveries raised     {run.recoveries_raised:,}",
+                        f"  discrepancies         {run.discrepancies_found:,}",
+                        f"  reconciliation        {seconds[workers]:.1f} s"
+                        f" ({run.total / seconds[workers]:,.0f} rows/s)",
+                        f"  peak RSS per worker   {peak:.0f} MiB",
+                        f"  bare matching UPDATE  {floor:.1f} s (the floor)",
+                        f"  ratio to the floor    {seconds[workers] / floor:.1f}x",
+                    ]
+                )
+            )
         purged = current_app.control.purge() or 0
         self.stdout.write(
-            "\n".join(
-                [
-                    f"records reconciled    {run.total:,} (run #{run.pk}, {run.state})",
-                    f"matched / unmatched   {run.matched:,} / {run.unmatched:,}",
-                    f"claims released       {run.claims_released:,}",
-                    f"recoveries raised     {run.recoveries_raised:,}",
-                    f"discrepancies         {run.discrepancies_found:,}",
-                    f"reconciliation        {seconds:.1f} s ({run.total / seconds:,.0f} rows/s)",
-                    f"peak RSS              {max(rss_before, rss_after) / 1024:.0f} MiB"
-                    f" (before the run {rss_before / 1024:.0f} MiB)",
-                    f"bare matching UPDATE  {floor:.1f} s (the floor)",
-                    f"ratio to the floor    {seconds / floor:.1f}x",
-                    f"follow-up tasks       {purged:,} queued and purged",
-                ]
-            )
+            f"two workers against one  {seconds[1] / seconds[2]:.2f}x as fast\n"
+            f"follow-up tasks          {purged:,} queued and purged"
         )
+
+    def _reconcile(self, workers: int) -> tuple[ReconciliationRun, float, float]:
+        """Queue a run over the records not yet counted and time it to its end on `workers`
+        worker processes; return the run, the seconds and the workers' largest peak RSS."""
+        queue = current_app.amqp.router.route({}, reconciliation_chunk_task.name)["queue"].name
+        processes = [self._worker(queue, n) for n in range(workers)]
+        try:
+            self._wait_ready(workers)
+            started = time.perf_counter()
+            run = reconciliation_request(trigger="benchmark")
+            while run.state == RunState.RUNNING:
+                time.sleep(0.2)
+                run.refresh_from_db()
+            seconds = time.perf_counter() - started
+            peak = max(_peak_rss_mib(process.pid) for process in processes)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(60)
+        if run.state != RunState.DONE:
+            raise CommandError(f"run #{run.pk} ended {run.state}: {run.error}")
+        return run, seconds, peak
+
+    def _worker(self, queue: str, n: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"),
+                *(f"--hostname=bench{n}@%h", "--queues", queue, "--loglevel=warning"),
+                *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+            ],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "CELERY_BROKER_URL": BROKER, "CELERY_TASK_ALWAYS_EAGER": "false"},
+        )
+
+    def _wait_ready(self, workers: int) -> None:
+        deadline = time.monotonic() + 120
+        while len(current_app.control.ping(timeout=1)) < workers:
+            if time.monotonic() > deadline:
+                raise CommandError(f"{workers} worker(s) did not answer within 120 s")
 
     def _prepare(self, rows: int) -> Marketplace:
         product = Product.objects.filter(is_active=True).order_by("code").first()
@@ -186,3 +233,10 @@ class Command(BaseCommand):
                 [marketplace.pk],
             )
         )
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

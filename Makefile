@@ -9,7 +9,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # Debian's Chromium runs the browser tests (Playwright drives it; no browser download).
 TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium
 
-.PHONY: run test bench lint audit fmt messages install system-deps test-deps clean
+.PHONY: run test bench soak lint audit fmt messages install system-deps test-deps clean
 
 install: $(VENV)/.installed
 
@@ -76,6 +76,19 @@ bench: system-deps install
 	$(BENCH_OFF) $(BIN)/python manage.py bench_import --rows $(BENCH_ROWS)
 	$(BIN)/python manage.py bench_documents --count 200
 	$(BENCH_OFF) $(BIN)/python manage.py bench_report --rows $(BENCH_REPORT_ROWS)
+
+# The soak: gunicorn, a Celery worker, beat and a Redis of its own (on another port than the
+# shared one) under load, a Redis outage and a killed worker, then an audit of every
+# invariant; it fails on any break or any 5xx. On a PostgreSQL database of its own.
+SOAK_SECONDS ?= 60
+SOAK_DATABASE ?= sellercover_soak
+# E.g. "--port 8931 --redis-port 6393"; by default both are free ports the OS picks.
+SOAK_ARGS ?=
+soak: export DATABASE_URL = postgres://postgres@127.0.0.1:5432/$(SOAK_DATABASE)
+soak: system-deps install
+	createdb -h 127.0.0.1 -U postgres $(SOAK_DATABASE) 2>/dev/null || true
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py soak --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -35,6 +35,22 @@ PAYMENT_WORKING_DAYS = 14
 APPEAL_WINDOW_DAYS = 30
 
 
+def appeal_by(*, decided_on: dt.date) -> dt.date:
+    """Return the last day to appeal a decision (a rejection) of `decided_on`.
+
+    The rejection letter, the claim's page and the job that closes claims all keep to it:
+    a claim closes on the day after.
+    """
+    return decided_on + dt.timedelta(days=APPEAL_WINDOW_DAYS)
+
+
+def appeal_window_passed_before(*, today: dt.date) -> dt.datetime:
+    """Return the moment before which a decision's appeal window has run out by `today`: the
+    start of the earliest day whose decisions `appeal_by` still lets the seller appeal."""
+    first_still_open = today - dt.timedelta(days=APPEAL_WINDOW_DAYS)
+    return timezone.make_aware(dt.datetime.combine(first_still_open, dt.time.min))
+
+
 INFO_REPLY_WINDOW_DAYS = 30
 
 

@@ -130,6 +130,18 @@ class LimitApplied(models.TextChoices):
     AGGREGATE = "aggregate", _("Aggregate limit")
 
 
+class NoPayableReason(models.TextChoices):
+    """Why a claim shows no payable amount."""
+
+    REJECTED = "rejected", _("Nothing is payable: the claim was rejected.")
+    WITHDRAWN = "withdrawn", _("Nothing is payable: the claim was withdrawn.")
+    UNANSWERED = (
+        "unanswered",
+        _("Nothing is payable: the claim was closed when the information asked for did not come."),
+    )
+    CLOSED = "closed", _("Nothing is payable: the claim was closed without payment.")
+
+
 class MessageAuthor(models.TextChoices):
     SELLER = "seller", _("Seller")
     ADJUSTER = "adjuster", _("Adjuster")

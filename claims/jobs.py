@@ -9,7 +9,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from claims.assessment import APPEAL_WINDOW_DAYS, INFO_REPLY_WINDOW_DAYS, compensation_wait_over
+from claims.assessment import (
+    INFO_REPLY_WINDOW_DAYS,
+    appeal_window_passed_before,
+    compensation_wait_over,
+)
 from claims.choices import ClaimFlag, ClaimStatus
 from claims.lifecycle import claim_close, claim_release
 from claims.models import (
@@ -66,9 +70,7 @@ def claims_flag_sla_breaches(*, today: dt.date) -> int:
 
 def claims_close_due(*, today: dt.date) -> int:
     """Close claims past the appeal window and info requests with no reply; return how many."""
-    settled_before = timezone.make_aware(
-        dt.datetime.combine(today - dt.timedelta(days=APPEAL_WINDOW_DAYS), dt.time.min)
-    )
+    settled_before = appeal_window_passed_before(today=today)
     unanswered_before = timezone.make_aware(
         dt.datetime.combine(today - dt.timedelta(days=INFO_REPLY_WINDOW_DAYS), dt.time.min)
     )

@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from claims.calculation import seller_bore
 from claims.choices import (
     ClaimSource,
     ClaimStatus,
@@ -228,15 +227,6 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     def loss_amount(self):
         """The loss the calculation starts from: assessed where known, else claimed."""
         return self.claimed_amount if self.assessed_amount is None else self.assessed_amount
-
-    @property
-    def seller_bore(self):
-        """What the seller bears of the loss: the deductible and anything above the limits."""
-        return seller_bore(
-            loss=self.loss_amount,
-            compensation=self.compensation_amount,
-            payable=self.payable_amount,
-        )
 
     @property
     def is_overdue(self) -> bool:

@@ -18,7 +18,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from claims.choices import ClaimFlag, ClaimStatus, RecoveryStatus, ReportOutcome
+from claims.calculation import MoneyLine, money_line
+from claims.choices import ClaimFlag, ClaimStatus, LimitApplied, RecoveryStatus, ReportOutcome
 from claims.models import (
     Claim,
     ClaimMessage,
@@ -32,7 +33,7 @@ from claims.models import (
 )
 from claims.reports.rows import FEE_KINDS
 from policies.calculation import ZERO, money
-from policies.models import Document, Marketplace
+from policies.models import CoverTerms, Document, Marketplace, Seller, Shipment
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -114,9 +115,57 @@ def claims_with_money(queryset: QuerySet[Claim]) -> QuerySet[Claim]:
     )
 
 
+def claims_with_money_line(queryset: QuerySet[Claim]) -> QuerySet[Claim]:
+    """Annotate what `claim_money_line` reads, without a query per row: the money of
+    `claims_with_money`, the cover's `per_claim_limit` and, for a closed claim, the state it
+    was closed from (`closed_from`)."""
+    return claims_with_money(queryset).annotate(
+        per_claim_limit=Subquery(
+            CoverTerms.objects.filter(
+                product_version_id=OuterRef("policy__product_version_id"), cover=OuterRef("cover")
+            ).values("per_claim_limit")[:1],
+            output_field=_MONEY,
+        ),
+        closed_from=Coalesce(
+            Subquery(
+                ClaimTransition.objects.filter(claim=OuterRef("pk"), transition="close")
+                .order_by("-at", "-pk")
+                .values("source_state")[:1]
+            ),
+            Value(""),
+        ),
+    )
+
+
+def claim_money_line(claim: Claim) -> MoneyLine:
+    """Return the claim's money line from its stored figures (`claims_with_money_line`).
+
+    The claim keeps the limit that set its payable, not what the others allowed: that limit
+    is known to have allowed exactly the payable, and the per-claim limit is the cover's.
+    """
+    bound = claim.limit_applied
+    return money_line(
+        status=claim.status,
+        closed_from=claim.closed_from,
+        claimed=claim.claimed_amount,
+        loss=claim.loss_amount,
+        compensation=claim.compensation_amount,
+        deductible=claim.deductible_amount,
+        payable=claim.payable_amount,
+        rooms=(
+            claim.payable_amount if bound == LimitApplied.PER_CLAIM else claim.per_claim_limit,
+            claim.payable_amount if bound == LimitApplied.PER_EVENT else None,
+            claim.payable_amount if bound == LimitApplied.AGGREGATE else None,
+        ),
+        paid=claim.paid_total,
+        recovery_raised=claim.recovery_raised_total,
+        recovery_received=claim.recovery_received_total,
+    )
+
+
 def claim_list_for_marketplace(*, marketplace: Marketplace) -> QuerySet[Claim]:
     """Return the marketplace's claims with what their API representation reads, prefetched."""
-    return claims_with_money(
+    return claims_with_money_line(
         Claim.objects.filter(marketplace=marketplace)
         .select_related("shipment", "seller")
         .prefetch_related(
@@ -124,6 +173,30 @@ def claim_list_for_marketplace(*, marketplace: Marketplace) -> QuerySet[Claim]:
                 "transitions",
                 queryset=ClaimTransition.objects.select_related("actor_user", "actor_marketplace"),
             )
+        )
+    )
+
+
+def claim_ids_found(*, term: str) -> QuerySet:
+    """Return the ids of the claims whose number, shipment id, order id or seller's tax id
+    is `term`, or whose seller's name holds it.
+
+    A union of lookups that each have an index: one filter OR-ing columns of the claim, its
+    shipment and its seller would read every claim. A shipment id is unique per
+    marketplace, so it is looked up under each of them.
+    """
+    marketplaces = list(Marketplace.objects.values_list("pk", flat=True))
+    shipments = Shipment.objects.filter(
+        Q(marketplace_id__in=marketplaces, external_id=term) | Q(order_id=term)
+    )
+    sellers = Seller.objects.filter(Q(tax_id=term) | Q(legal_name__icontains=term))
+    return (
+        Claim.objects.filter(number=term)
+        .order_by()
+        .values("pk")
+        .union(
+            Claim.objects.filter(shipment__in=shipments).order_by().values("pk"),
+            Claim.objects.filter(seller__in=sellers).order_by().values("pk"),
         )
     )
 
@@ -149,7 +222,9 @@ def seller_claims(*, seller_id: int) -> QuerySet[Claim]:
 def seller_claim_get(*, seller_id: int, number: str) -> Claim:
     """Return the seller's claim by number with its page's relations; 404 for anyone else's."""
     return get_object_or_404(
-        claims_with_money(seller_claims(seller_id=seller_id)).prefetch_related(
+        claims_with_money_line(seller_claims(seller_id=seller_id))
+        .select_related("payout")
+        .prefetch_related(
             Prefetch("transitions", queryset=ClaimTransition.objects.order_by("at", "pk")),
             Prefetch("messages", queryset=ClaimMessage.objects.order_by("created_at", "pk")),
             Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "pk")),

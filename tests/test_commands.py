@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import pytest
+import redis
 from celery import current_app
 from django.apps import apps
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from claims.choices import ClaimStatus
+from claims.management.commands.bench_reconcile import BROKER as BENCH_BROKER
 from claims.models import Claim, MarketplaceCompensation, Recovery
 from policies.models import Marketplace, MarketplaceApiKey, User
 from tests import factories
@@ -144,14 +146,23 @@ def test_bench_documents_renders_and_reports_its_figures():
     "postgresql" not in settings.DATABASES["default"]["ENGINE"],
     reason="bench_reconcile measures PostgreSQL",
 )
-def test_bench_reconcile_runs_the_real_task_on_a_small_set():
+@pytest.mark.broker
+# Its workers are processes of their own: they see only what is committed.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_bench_reconcile_runs_the_real_task_on_one_worker_and_on_two():
+    try:
+        redis.Redis.from_url(BENCH_BROKER, socket_connect_timeout=2).ping()
+    except redis.ConnectionError:
+        pytest.skip(f"NO BROKER REACHABLE at {BENCH_BROKER}: bench_reconcile did not run")
     factories.ProductVersionFactory(product__code="standard")
     out = io.StringIO()
 
     call_command("bench_reconcile", rows=2000, stdout=out)
 
-    assert "records reconciled    2,000" in out.getvalue()
-    assert "ratio to the floor" in out.getvalue()
+    assert out.getvalue().count("records reconciled    2,000") == 2
+    assert "on 1 worker process\n" in out.getvalue()
+    assert "on 2 worker processes\n" in out.getvalue()
+    assert "two workers against one" in out.getvalue()
     assert current_app.conf.task_always_eager
 
 

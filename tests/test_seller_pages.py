@@ -256,7 +256,13 @@ def test_an_unknown_shipment_is_an_error_next_to_the_field(signed_in):
 
 
 def test_claim_page_shows_timeline_thread_documents_and_calculation(signed_in, seller_user):
-    claim = claim_of(seller_user, status=ClaimStatus.INFO_REQUESTED)
+    # The figures as the triage's calculation left them: the page shows them, never its own.
+    claim = claim_of(
+        seller_user,
+        status=ClaimStatus.INFO_REQUESTED,
+        deductible_amount=D("500.00"),
+        payable_amount=D("11500.00"),
+    )
     factories.ClaimMessageFactory(claim=claim, body="Пришлите фото упаковки")
 
     page = signed_in.get(reverse("seller:claim", args=[claim.number])).content.decode()

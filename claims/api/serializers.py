@@ -5,8 +5,10 @@ Marketplaces code against these shapes: fields may be added, none renamed or dro
 
 from rest_framework import serializers
 
-from claims.choices import CompensationReason
+from claims.calculation import MoneyLine
+from claims.choices import CompensationReason, LimitApplied, NoPayableReason
 from claims.models import Claim, MarketplaceCompensation
+from claims.selectors import claim_money_line
 from policies.api.serializers import (
     EXTERNAL_ID,
     MONEY,
@@ -74,32 +76,111 @@ class TransitionOutput(serializers.Serializer):
     note = serializers.CharField()
 
 
+class LimitCutOutput(serializers.Serializer):
+    limit = serializers.ChoiceField(
+        choices=[code for code in LimitApplied.values if code],
+        help_text="The limit: `per_claim`, `per_event` (what the event's limit still allowed) "
+        "or `aggregate` (what the policy's aggregate limit still allowed).",
+    )
+    amount = DecimalField(help_text="What the limit took off the claim.", **AMOUNT)
+
+
 class AmountsOutput(serializers.Serializer):
-    claimed = DecimalField(source="claimed_amount", **AMOUNT)
-    assessed = DecimalField(source="loss_amount", **AMOUNT)
-    compensation = DecimalField(source="compensation_amount", **AMOUNT)
-    deductible = DecimalField(source="deductible_amount", **AMOUNT)
-    payable = DecimalField(source="payable_amount", **AMOUNT)
-    paid = DecimalField(source="paid_total", **AMOUNT)
+    """The claim's money in one line: `loss` = `marketplace_paid` + `insurer_paid` + `to_pay` +
+    `seller_bore` (unless the marketplace paid more than the loss), and what the seller bore
+    is `deductible` + the `limits` + `unpaid`: the same figures as the seller's pages and the
+    settlement act show."""
+
+    claimed = DecimalField(**AMOUNT)
+    assessed = DecimalField(
+        source="loss",
+        help_text="The loss the calculation starts from: the assessed loss, or the claimed "
+        "amount until it is assessed. The same as `loss`.",
+        **AMOUNT,
+    )
+    loss = DecimalField(
+        help_text="The loss: the assessed loss, or the claimed amount until it is assessed.",
+        **AMOUNT,
+    )
+    compensation = DecimalField(
+        source="marketplace_paid",
+        help_text="What the marketplace paid the seller for this loss. The same as "
+        "`marketplace_paid`.",
+        **AMOUNT,
+    )
+    marketplace_paid = DecimalField(
+        help_text="What the marketplace paid the seller for this loss.", **AMOUNT
+    )
+    deductible = DecimalField(
+        help_text="The deductible applied; 0.00 on a claim with no payable.", **AMOUNT
+    )
+    payable = DecimalField(
+        help_text="What the insurer pays on the claim as calculated now; 0.00 on a claim with "
+        "no payable (see `no_payable_reason`) or not assessed yet (`draft`, `submitted`).",
+        **AMOUNT,
+    )
+    paid = DecimalField(help_text="What the insurer paid out, before recoveries.", **AMOUNT)
     # `recovered` is the first name of `recovery_raised`, kept for the clients that read it.
     recovered = DecimalField(
-        source="recovery_raised_total",
+        source="recovery_raised",
         help_text="The recoveries raised: what the seller owes back, received or not. "
         "The same as `recovery_raised`.",
         **AMOUNT,
     )
     recovery_raised = DecimalField(
-        source="recovery_raised_total",
         help_text="The recoveries raised: what a late compensation left the seller owing "
         "back of the payout, received or not.",
         **AMOUNT,
     )
     recovery_received = DecimalField(
-        source="recovery_received_total",
         help_text="The part of the recoveries raised that the seller has paid back.",
         **AMOUNT,
     )
-    seller_bore = DecimalField(**AMOUNT)
+    insurer_paid = DecimalField(
+        help_text="What the insurer paid net of the recoveries raised: `paid` − `recovery_raised`.",
+        **AMOUNT,
+    )
+    to_pay = DecimalField(
+        help_text="What the insurer is still to pay: the payable of a claim not paid yet, "
+        "else 0.00.",
+        **AMOUNT,
+    )
+    seller_bore = DecimalField(
+        help_text="What the loss leaves with the seller: `loss` − `marketplace_paid` − "
+        "`insurer_paid` − `to_pay`, never below 0.00.",
+        **AMOUNT,
+    )
+    limits = LimitCutOutput(
+        source="limit_cuts",
+        many=True,
+        help_text="Each limit that cut the claim, in the order they apply, with what it took "
+        "off; empty when none did.",
+    )
+    unpaid = DecimalField(
+        help_text="The part of `seller_bore` neither the deductible nor a limit explains: all "
+        "of it on a claim with no payable or not assessed yet, else 0.00.",
+        **AMOUNT,
+    )
+    owed_back = DecimalField(
+        help_text="What the seller still owes back: `recovery_raised` − `recovery_received`.",
+        **AMOUNT,
+    )
+    no_payable_reason = serializers.ChoiceField(
+        source="no_payable",
+        choices=NoPayableReason.choices,
+        allow_null=True,
+        help_text="Why the claim has no payable: `rejected`, `withdrawn`, or closed unpaid "
+        "(`unanswered`: closed when the information asked for did not come; `closed`: "
+        "otherwise); null when it has one.",
+    )
+
+    def get_attribute(self, instance: Claim) -> MoneyLine:
+        return claim_money_line(instance)
+
+    def to_representation(self, instance: MoneyLine) -> dict:
+        data = super().to_representation(instance)
+        data["no_payable_reason"] = instance.no_payable or None
+        return data
 
 
 class ClaimOutput(OutputSerializer):

@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from claims.calculation import Calculation
-from claims.choices import DiscrepancyKind, LimitApplied
+from claims.calculation import Calculation, MoneyLine, money_line
+from claims.choices import ClaimStatus, DiscrepancyKind, LimitApplied
 from claims.models import Claim, ClaimTransition, Discrepancy, ReconciliationRun
 from claims.outputs.bordereaux import month_bounds
 from policies.calculation import ZERO
@@ -137,6 +137,24 @@ def _paid_calculation(claim: Claim) -> Calculation:
     return Calculation(**money_lines, limit_applied=record["limit_applied"])
 
 
+def _paid_money_line(claim: Claim, calc: Calculation) -> MoneyLine:
+    """Return the claim's money line as the payment left it: the act's own calculation, the
+    payout, and no recovery yet."""
+    return money_line(
+        status=ClaimStatus.PAID,
+        closed_from="",
+        claimed=claim.claimed_amount,
+        loss=calc.loss,
+        compensation=calc.compensation,
+        deductible=calc.deductible,
+        payable=calc.payable,
+        rooms=(calc.per_claim_limit, calc.event_room, calc.aggregate_room),
+        paid=claim.payout.amount,
+        recovery_raised=ZERO,
+        recovery_received=ZERO,
+    )
+
+
 def settlement_act_key(claim: Claim) -> str:
     return f"{DocumentKind.SETTLEMENT_ACT}:{claim.number}"
 
@@ -157,7 +175,7 @@ def settlement_act_make(*, claim_id: int) -> Document:
                 "payout": claim.payout,
                 "lines": settlement_lines(calc),
                 "limit_label": LimitApplied(calc.limit_applied).label if calc.limit_applied else "",
-                "seller_bore": calc.seller_bore,
+                "line": _paid_money_line(claim, calc),
             },
         )
 
@@ -171,7 +189,7 @@ def rejection_letter_key(claim: Claim, transition: ClaimTransition) -> str:
 
 def rejection_letter_make(*, claim_id: int, transition_id: int) -> Document:
     """Return the letter for one rejection of the claim, made once per rejection."""
-    from claims.assessment import APPEAL_WINDOW_DAYS
+    from claims.assessment import APPEAL_WINDOW_DAYS, appeal_by
 
     claim = _claim(claim_id)
     rejection = claim.transitions.get(pk=transition_id, transition="reject")
@@ -189,7 +207,7 @@ def rejection_letter_make(*, claim_id: int, transition_id: int) -> Document:
                 # The reason as given at this rejection, even if the claim was reopened since.
                 "reason": rejection.note,
                 "appeal_days": APPEAL_WINDOW_DAYS,
-                "appeal_by": rejected_on + dt.timedelta(days=APPEAL_WINDOW_DAYS),
+                "appeal_by": appeal_by(decided_on=rejected_on),
             },
         )
 

@@ -1,6 +1,7 @@
 """The seller's pages: each reads through a selector scoped to the user's seller and writes
 through a service; anything that is not the seller's own is a 404."""
 
+import datetime as dt
 from functools import wraps
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_fsm import can_proceed
 
 from claims import lifecycle
-from claims.assessment import claim_calculate
+from claims.assessment import INFO_REPLY_WINDOW_DAYS, appeal_by
 from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor, ReportOutcome
 from claims.filing import claim_file_with_evidence, claim_preview
 from claims.models import Evidence, ReportImport, ReportImportStatus
@@ -37,6 +38,8 @@ from claims.pages.uploads import evidence_uploads
 from claims.reports.importing import report_upload_request
 from claims.selectors import (
     REPORT_FEES,
+    claim_money_line,
+    claims_with_money_line,
     policy_usage,
     report_import_lines,
     report_import_opened_claims,
@@ -46,10 +49,11 @@ from claims.selectors import (
     seller_report_imports,
     seller_summary,
 )
+from claims.templatetags.money import rub
 from claims.thread import claim_message_post
 from policies.actors import Actor
 from policies.calculation import premium_estimate
-from policies.choices import DocumentKind, ShipmentEventKind
+from policies.choices import ActorKind, DocumentKind, ShipmentEventKind
 from policies.errors import DomainError
 from policies.models import Document
 from policies.selectors import (
@@ -110,6 +114,11 @@ def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
+def _with_lines(claims) -> list[tuple]:
+    """Pair each claim (read through `claims_with_money_line`) with its money line."""
+    return [(claim, claim_money_line(claim)) for claim in claims]
+
+
 @seller_required
 def dashboard(request):
     seller_id = request.user.seller_id
@@ -131,7 +140,11 @@ def dashboard(request):
             "waiting": seller_claims(seller_id=seller_id)
             .filter(status=ClaimStatus.INFO_REQUESTED)
             .order_by("info_requested_at")[:10],
-            "recent": seller_claims(seller_id=seller_id).order_by("-created_at", "-pk")[:5],
+            "recent": _with_lines(
+                claims_with_money_line(seller_claims(seller_id=seller_id)).order_by(
+                    "-created_at", "-pk"
+                )[:5]
+            ),
             "upload_form": ReportUploadForm(),
             "latest_import": seller_report_imports(seller_id=seller_id).first(),
         },
@@ -260,11 +273,13 @@ def claim_list(request):
             | claims.filter(shipment__order_id__startswith=search)
             | claims.filter(shipment__external_id__startswith=search)
         )
+    page = _page(request, claims_with_money_line(claims))
     return render(
         request,
         "seller/claims.html",
         {
-            "page": _page(request, claims),
+            "page": page,
+            "rows": _with_lines(page.object_list),
             "status": status,
             "q": search,
             "statuses": ClaimStatus.choices,
@@ -338,19 +353,52 @@ def claim_new(request):
     )
 
 
+def _history_note(claim, step) -> str:
+    """Return the note of a step as the reader reads it: what the system wrote is written
+    again in the reader's language, with its money formatted; a person's note as they wrote it.
+    """
+    if step.transition == "pay" and hasattr(claim, "payout"):
+        return _("Paid %(amount)s, reference %(reference)s.") % {
+            "amount": rub(claim.payout.amount),
+            "reference": claim.payout.reference,
+        }
+    if step.transition == "close" and step.actor_kind == ActorKind.SYSTEM:
+        if step.source_state == ClaimStatus.INFO_REQUESTED:
+            return _("Closed: the information asked for did not come within %(days)s days.") % {
+                "days": INFO_REPLY_WINDOW_DAYS
+            }
+        return _("Closed: the time to appeal has run out.")
+    return step.note
+
+
+def _appeal_until(claim, steps) -> dt.date | None:
+    """Return the last day to appeal the claim's rejection, if it was rejected."""
+    rejected = claim.status == ClaimStatus.REJECTED or (
+        claim.status == ClaimStatus.CLOSED and claim.closed_from == ClaimStatus.REJECTED
+    )
+    rejection = next((s for s in reversed(steps) if s.transition == "reject"), None)
+    if not rejected or rejection is None:
+        return None
+    return appeal_by(decided_on=timezone.localdate(rejection.at))
+
+
 @seller_required
 def claim_detail(request, number: str):
     claim = seller_claim_get(seller_id=request.user.seller_id, number=number)
-    calculation = claim_calculate(claim=claim)
+    steps = list(claim.transitions.all())
     thread = list(claim.messages.all())
+    appeal_until = _appeal_until(claim, steps)
     return render(
         request,
         "seller/claim.html",
         {
             "claim": claim,
-            "calculation": calculation,
+            "line": claim_money_line(claim),
+            "appeal_until": appeal_until,
+            "appeal_open": appeal_until is not None and timezone.localdate() <= appeal_until,
             "history": [
-                (step, ClaimStatus(step.target_state).label) for step in claim.transitions.all()
+                (step, ClaimStatus(step.target_state).label, _history_note(claim, step))
+                for step in steps
             ],
             "answer_form": AnswerForm(),
             "message_form": MessageForm(),

@@ -413,6 +413,14 @@ def test_a_filed_claim_reads_with_its_amounts_and_public_transitions(api, insure
         "recovery_raised",
         "recovery_received",
         "seller_bore",
+        "loss",
+        "marketplace_paid",
+        "insurer_paid",
+        "to_pay",
+        "limits",
+        "unpaid",
+        "owed_back",
+        "no_payable_reason",
     }
     assert [t["to"] for t in body["transitions"]][-1] == "rejected"
     assert set(body["transitions"][0]) == {"from", "to", "at", "actor", "note"}

@@ -240,6 +240,39 @@ def test_settlement_act_shows_the_calculation_as_paid_not_as_it_is_later(paid):
     assert "К выплате 7 500,00 ₽" in pdf_text(again)
 
 
+def test_settlement_act_shows_the_loss_in_one_line_on_its_one_page(paid):
+    document = the_document(DocumentKind.SETTLEMENT_ACT, claim=paid)
+
+    text = " ".join(pdf_text(document).split())
+    for label, amount in (
+        ("Убыток", "12 000,00 ₽"),
+        ("Маркетплейс выплатил", "4 000,00 ₽"),
+        ("Страховщик выплатил", "7 500,00 ₽"),
+        ("На вас", "500,00 ₽"),
+    ):
+        assert f"{label} {amount}" in text, label
+    assert "Франшиза: 500,00 ₽" in text
+    assert len(pages(document)) == 1
+
+
+def test_settlement_act_names_what_each_limit_took_off(adjuster, english_user, committed):
+    claim = factories.ClaimFactory(
+        status=ClaimStatus.APPROVED,
+        claimed_amount=D("80000.00"),
+        shipment__declared_value=D("80000.00"),
+        shipment__policy__seller=english_user.seller,
+    )
+
+    with committed():
+        claim_pay(claim_id=claim.pk, actor=Actor.for_user(adjuster))
+
+    document = the_document(DocumentKind.SETTLEMENT_ACT, claim=claim)
+    text = " ".join(pdf_text(document).split())
+    assert "You bore 30,000.00 ₽ Deductible: 500.00 ₽" in text
+    assert "Limit per claim took off 29,500.00 ₽" in text
+    assert len(pages(document)) == 1
+
+
 # Rejection letter
 
 

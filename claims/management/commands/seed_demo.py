@@ -9,14 +9,16 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from claims.assessment import APPEAL_WINDOW_DAYS
 from claims.choices import ClaimSource, ClaimStatus, CompensationReason, CompensationSource
 from claims.compensation import compensation_match, compensation_record
 from claims.filing import claim_file, claim_submit
+from claims.jobs import claims_close_due
 from claims.lifecycle import (
     claim_approve,
-    claim_close,
     claim_pay,
     claim_provide_info,
     claim_reject,
@@ -24,7 +26,7 @@ from claims.lifecycle import (
     claim_withdraw,
 )
 from claims.management.celery import tasks_queued
-from claims.models import Claim
+from claims.models import Claim, ClaimTransition
 from policies.actors import Actor
 from policies.choices import PERIL_BY_EVENT_KIND, Cover, PremiumBasis, ShipmentEventKind
 from policies.models import (
@@ -119,6 +121,11 @@ class Command(BaseCommand):
                     *(f"  {group.lower():<16} {email}" for email, group, *_ in STAFF),
                     f"API key of marketplace wb: {key}",
                     f"API docs: {url}/api/docs/",
+                    *(
+                        [f"Letters the app sends: {settings.EMAIL_FILE_PATH}/"]
+                        if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend")
+                        else []
+                    ),
                     "",
                 ]
             )
@@ -277,6 +284,32 @@ class Command(BaseCommand):
                 )
             self._work_the_queue(seller, seller_user, adjuster, senior)
 
+    def _rejected_long_ago(self, claims: list[Claim], adjuster) -> None:
+        """Reject one of `claims` as if a month ago, then close what is past its appeal window
+        as the daily job does: a claim closed after its rejection, its letter, page and log
+        all keeping to the one appeal date."""
+        days = APPEAL_WINDOW_DAYS + 1
+        then = timezone.localdate() - dt.timedelta(days=days)
+        claim = next((c for c in claims if c.event_date < then), None)
+        if claim is None:
+            return
+        # One transaction: the letter, made once it commits, reads the rejection's date.
+        with transaction.atomic():
+            claim_reject(
+                claim_id=claim.pk,
+                adjuster=adjuster,
+                code="insufficient_evidence",
+                reason="Повреждение не подтверждено актом ПВЗ.",
+            )
+            back = dt.timedelta(days=days)
+            Claim.objects.filter(pk=claim.pk).update(
+                submitted_at=F("submitted_at") - back,
+                decided_at=F("decided_at") - back,
+                status_changed_at=F("status_changed_at") - back,
+            )
+            ClaimTransition.objects.filter(claim_id=claim.pk).update(at=F("at") - back)
+        claims_close_due(today=timezone.localdate())
+
     def _work_the_queue(self, seller, seller_user, adjuster, senior) -> None:
         wb = seller.marketplace
         cargo = list(Claim.objects.filter(seller=seller, status=ClaimStatus.AWAITING_COMPENSATION))
@@ -327,8 +360,6 @@ class Command(BaseCommand):
                 code="insufficient_evidence",
                 reason="Повреждение не подтверждено актом ПВЗ.",
             )
-            if seller.external_id.endswith("1"):
-                claim_close(claim_id=review[2].pk, note="Срок обжалования истёк.")
             approved = claim_approve(claim_id=review[3].pk, adjuster=senior)
             if approved.status == ClaimStatus.APPROVED and len(review) >= 5:
                 claim_approve(claim_id=review[4].pk, adjuster=senior)
@@ -338,7 +369,10 @@ class Command(BaseCommand):
                     reference=f"DEMO-{seller.external_id}",
                 )
 
-        # A seller's own draft, one withdrawn, one closed after rejection.
+        if seller.external_id.endswith("1"):
+            self._rejected_long_ago(review[5:], adjuster)
+
+        # A seller's own draft, one submitted and not yet triaged, one withdrawn.
         spare = list(
             Shipment.objects.filter(seller=seller, claims=None, policy__isnull=False).order_by(
                 "external_id"

@@ -108,8 +108,9 @@ class Command(BaseCommand):
             seconds = time.perf_counter() - started
             peak = max(_peak_rss_mib(process.pid) for process in processes)
         finally:
+            # A worker busy with a follow-up would finish it first: the run is what counts.
             for process in processes:
-                process.terminate()
+                process.kill()
             for process in processes:
                 process.wait(60)
         if run.state != RunState.DONE:

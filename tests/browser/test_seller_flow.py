@@ -84,7 +84,7 @@ def test_a_seller_enrols_files_a_claim_answers_and_downloads(page, language, tmp
 
     # The list shows it.
     page.goto("/claims/")
-    expect(page.locator("table.list")).to_contain_text(claim.number)
+    expect(page.locator("table.claims")).to_contain_text(claim.number)
 
     # Cargo waits for the marketplace's compensation first; then the adjuster asks and the
     # seller answers with another file.

@@ -9,7 +9,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # Debian's Chromium runs the browser tests (Playwright drives it; no browser download).
 TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium
 
-.PHONY: run test bench soak lint audit fmt messages install system-deps test-deps clean
+.PHONY: run up smoke test bench bench-explain soak lint audit fmt messages install system-deps test-deps clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,32 @@ run: system-deps install
 	@$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
 	@$(BIN)/python manage.py runserver --skip-checks 127.0.0.1:$(PORT)
 
+# The whole stack as production runs it, on the real services: gunicorn, a Celery worker per
+# queue, the outbox's dispatcher and beat (Procfile), under honcho; Ctrl-C stops them all.
+# DEBUG off, the environment's DATABASE_URL, CELERY_BROKER_URL and SECRET_KEY or these
+# defaults and a throwaway key; it checks the services first, migrates and collects the
+# static files. honcho reads no .env: the settings do, under the environment. `make smoke`
+# drives the running stack end to end (same variables, same PORT).
+up smoke: export DEBUG = false
+up smoke: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sellercover
+up smoke: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
+up smoke: export ALLOWED_HOSTS ?= 127.0.0.1,localhost
+up smoke: export SITE_URL ?= http://127.0.0.1:$(PORT)
+# Plain HTTP on this machine: no TLS proxy in front for the redirect to reach.
+up smoke: export SECURE_SSL_REDIRECT ?= false
+# /metrics for a scraper on this machine (and the smoke); closed to others.
+up smoke: export METRICS_ALLOWED_IPS ?= 127.0.0.1
+THROWAWAY_KEY = $${SECRET_KEY:-$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(64))')}
+up: system-deps install
+	@export SECRET_KEY="$(THROWAWAY_KEY)"; \
+	$(BIN)/python manage.py check_services && \
+	$(BIN)/python manage.py migrate --noinput -v0 && \
+	$(BIN)/python manage.py collectstatic --noinput -v0 && \
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start --env /dev/null --port $(PORT)
+
+smoke: install
+	@SECRET_KEY="$(THROWAWAY_KEY)" $(BIN)/python manage.py smoke --url http://127.0.0.1:$(PORT)/
+
 test: test-deps install lint audit
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	@rc=0; $(BIN)/python -m pytest -n auto $(PYTEST_ARGS) || rc=$$?; \
@@ -89,6 +115,14 @@ soak: system-deps install
 	createdb -h 127.0.0.1 -U postgres $(SOAK_DATABASE) 2>/dev/null || true
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py soak --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+
+# The hot queries' plans on a million claims and ten million events (bench_explain): it
+# builds a database of its own, <bench database>_explain, made again each run (about
+# 5 minutes on a 2-core machine), and prints each statement's verdict.
+bench-explain: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench-explain: install
+	createdb -h 127.0.0.1 -U postgres sellercover_bench 2>/dev/null || true
+	$(BIN)/python manage.py bench_explain
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from claims.calculation import (
+    HOLDING,
     Calculation,
     calculate_payable,
 )
@@ -13,12 +14,14 @@ from claims.choices import (
     ClaimFlag,
     ClaimSource,
     ClaimStatus,
+    LimitApplied,
 )
 from claims.models import (
     Claim,
 )
 from claims.selectors import (
     claim_compensation_total,
+    event_held_by_others,
     event_paid_by_others,
     policy_usage,
 )
@@ -82,10 +85,16 @@ def claim_due_on(claim: Claim) -> dt.date | None:
 
 
 def claim_calculate(*, claim: Claim) -> Calculation:
-    """Return the claim's calculation with what is known now about limits and compensation."""
+    """Return the claim's calculation with what is known now about limits and compensation.
+
+    The other claims' payouts and holds count against the limits; an approved claim keeps
+    to what it holds (its stored payable). Read under the policy's lock (claims/locks.py),
+    the figures cannot move before the caller's commit.
+    """
     version = claim.policy.product_version
     terms = version.covers.get(cover=claim.cover)
     usage = policy_usage(policy_id=claim.policy_id, exclude_claim_id=claim.pk)
+    holding = claim.status in HOLDING
     return calculate_payable(
         loss=claim.loss_amount,
         compensation=claim.compensation_amount,
@@ -93,9 +102,13 @@ def claim_calculate(*, claim: Claim) -> Calculation:
         per_claim_limit=terms.per_claim_limit,
         per_event_limit=terms.per_event_limit,
         event_paid_by_others=event_paid_by_others(claim=claim),
+        event_held_by_others=event_held_by_others(claim=claim),
         aggregate_limit=version.aggregate_limit,
         policy_paid_by_others=usage.paid,
+        policy_held_by_others=usage.held,
         policy_recovery_received=usage.recovery_received,
+        held=claim.payable_amount if holding else None,
+        held_by=claim.limit_applied if holding else LimitApplied.NONE,
     )
 
 

@@ -2,8 +2,10 @@
 
 A claim's payable is its assessed loss less the marketplace's compensation, less the
 deductible, and at most the cover's per-claim limit, the per-event limit less what the
-event's other claims were paid, and the aggregate limit less what the policy paid plus the
-recoveries received. Payouts less recoveries plus compensation never exceed the loss.
+event's other claims were paid or hold, and the aggregate limit less what the policy paid
+or holds plus the recoveries received. An approved claim holds its payable against both
+limits until it is paid or released. Payouts less recoveries plus compensation never
+exceed the loss.
 """
 
 from dataclasses import dataclass, fields
@@ -95,13 +97,25 @@ def calculate_payable(
     aggregate_limit: Decimal,
     policy_paid_by_others: Decimal,
     policy_recovery_received: Decimal,
+    event_held_by_others: Decimal = ZERO,
+    policy_held_by_others: Decimal = ZERO,
+    held: Decimal | None = None,
+    held_by: str = LimitApplied.NONE,
 ) -> Calculation:
     """Return the calculation of one claim's payable amount.
 
     `*_paid_by_others` are the payouts on the other claims of the same event or
     policy; `policy_recovery_received` is what sellers have paid back on the policy,
-    which frees aggregate limit again. The payable is never negative and never
-    exceeds the loss less the marketplace's compensation, nor any limit.
+    which frees aggregate limit again. `*_held_by_others` is what the other approved
+    claims of the event or policy hold, unpaid: room no other claim may take.
+
+    `held` is, on an approved claim, the payable its approval holds and `held_by` the limit
+    that set it then: the claim's room under that limit stays at most what it holds, so
+    it is never paid more than was approved and announced. (Only a limit can have cut it
+    below its loss; the loss itself only falls while the claim is approved.)
+
+    The payable is never negative and never exceeds the loss less the marketplace's
+    compensation, nor any limit.
     """
     loss, compensation, deductible = money(loss), money(compensation), money(deductible)
     net = max(ZERO, loss - compensation)
@@ -109,12 +123,22 @@ def calculate_payable(
     event_room = (
         None
         if per_event_limit is None
-        else max(ZERO, money(per_event_limit) - money(event_paid_by_others))
+        else max(
+            ZERO,
+            money(per_event_limit) - money(event_paid_by_others) - money(event_held_by_others),
+        )
     )
     aggregate_room = max(
         ZERO,
-        money(aggregate_limit) - money(policy_paid_by_others) + money(policy_recovery_received),
+        money(aggregate_limit)
+        - money(policy_paid_by_others)
+        - money(policy_held_by_others)
+        + money(policy_recovery_received),
     )
+    if held is not None and held_by == LimitApplied.PER_EVENT and event_room is not None:
+        event_room = min(event_room, money(held))
+    elif held is not None and held_by == LimitApplied.AGGREGATE:
+        aggregate_room = min(aggregate_room, money(held))
     cuts = limit_cuts(
         after_deductible=after_deductible,
         rooms=(money(per_claim_limit), event_room, aggregate_room),
@@ -141,6 +165,13 @@ def recovery_due(*, paid: Decimal, recoveries_raised: Decimal, payable_now: Deci
 
 # Claims whose payable is not worked out yet: triage does it right after submission.
 NOT_ASSESSED = (ClaimStatus.DRAFT, ClaimStatus.SUBMITTED)
+
+# The claims whose payable is held against the per-event and aggregate limits: approved and
+# not yet paid. Leaving the state (paid, rejected, or sent back) releases the hold.
+HOLDING = (ClaimStatus.APPROVED,)
+
+# The limits whose room other claims use up; the per-claim limit is the claim's alone.
+SHARED_LIMITS = (LimitApplied.PER_EVENT, LimitApplied.AGGREGATE)
 
 
 def no_payable_reason(*, status: str, closed_from: str, paid: Decimal) -> str:

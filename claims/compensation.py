@@ -35,16 +35,17 @@ from policies.choices import (
 from policies.errors import DomainError, ErrorCode, PolicyErrorCode
 from policies.ingest import (
     ERROR,
+    EXTERNAL_KEY,
     ItemResult,
     bulk_write,
     by_external_id,
+    displaced,
     ensure_valid,
     insert_values,
     item_seller,
     sellers_by_ref,
     unknown_seller,
     values_by_external_id,
-    with_retry_on_race,
 )
 from policies.models import Marketplace, Seller, Shipment
 from policies.services import single_result
@@ -152,66 +153,65 @@ def compensations_record_bulk(
     than the row's insert.
     """
 
-    def write():
-        sellers = sellers_by_ref(marketplace=marketplace, items=items)
-        shipments = values_by_external_id(
-            Shipment.objects,
-            marketplace=marketplace,
-            ids=(i["shipment"] for i in items),
-            fields=("pk", "seller"),
-        )
+    sellers = sellers_by_ref(marketplace=marketplace, items=items)
+    shipments = values_by_external_id(
+        Shipment.objects,
+        marketplace=marketplace,
+        ids=(i["shipment"] for i in items),
+        fields=("pk", "seller"),
+    )
 
-        def item_values(item):
-            seller = item_seller(item, sellers=sellers, marketplace=marketplace)
-            if seller is None:
-                return ItemResult.error(item["external_id"], unknown_seller())
-            return {
-                "seller": seller.pk,
-                "shipment_external_id": item["shipment"],
-                "reason": item["reason"],
-                "amount": item["amount"],
-                "paid_on": item["paid_on"],
-            }
+    def item_values(item):
+        seller = item_seller(item, sellers=sellers, marketplace=marketplace)
+        if seller is None:
+            return ItemResult.error(item["external_id"], unknown_seller())
+        return {
+            "seller": seller.pk,
+            "shipment_external_id": item["shipment"],
+            "reason": item["reason"],
+            "amount": item["amount"],
+            "paid_on": item["paid_on"],
+        }
 
-        def new_record(item, values):
-            shipment = shipments.get(item["shipment"])
-            if shipment is not None and shipment["seller"] != values["seller"]:
-                return ItemResult.error(
-                    item["external_id"],
-                    {"shipment": [_("The shipment belongs to another seller.")]},
-                )
-            return {**values, "shipment": shipment and shipment["pk"]}
-
-        def insert(rows):
-            insert_values(
-                MarketplaceCompensation,
-                [
-                    {
-                        "marketplace_id": marketplace.pk,
-                        "external_id": external_id,
-                        "seller_id": row["seller"],
-                        "shipment_external_id": row["shipment_external_id"],
-                        "shipment_id": row["shipment"],
-                        "reason": row["reason"],
-                        "amount": row["amount"],
-                        "paid_on": row["paid_on"],
-                        "source": source,
-                    }
-                    for external_id, row in rows.items()
-                ],
+    def new_record(item, values):
+        shipment = shipments.get(item["shipment"])
+        if shipment is not None and shipment["seller"] != values["seller"]:
+            return ItemResult.error(
+                item["external_id"],
+                {"shipment": [_("The shipment belongs to another seller.")]},
             )
+        return {**values, "shipment": shipment and shipment["pk"]}
 
-        return bulk_write(
-            marketplace=marketplace,
-            items=items,
-            stored=MarketplaceCompensation.objects,
-            compared=COMPENSATION_VALUES,
-            values=item_values,
-            new=new_record,
-            insert=insert,
+    def insert(rows):
+        skipped = insert_values(
+            MarketplaceCompensation,
+            [
+                {
+                    "marketplace_id": marketplace.pk,
+                    "external_id": external_id,
+                    "seller_id": row["seller"],
+                    "shipment_external_id": row["shipment_external_id"],
+                    "shipment_id": row["shipment"],
+                    "reason": row["reason"],
+                    "amount": row["amount"],
+                    "paid_on": row["paid_on"],
+                    "source": source,
+                }
+                for external_id, row in rows.items()
+            ],
+            key=EXTERNAL_KEY,
         )
+        return displaced(row["external_id"] for row in skipped)
 
-    results = with_retry_on_race(write)
+    results = bulk_write(
+        marketplace=marketplace,
+        items=items,
+        stored=MarketplaceCompensation.objects,
+        compared=COMPENSATION_VALUES,
+        values=item_values,
+        new=new_record,
+        insert=insert,
+    )
     if with_records:
         records = by_external_id(
             MarketplaceCompensation.objects.select_related("seller", "claim"),

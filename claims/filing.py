@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -21,8 +21,8 @@ from claims.assessment import (
     compensation_known,
     event_key,
 )
-from claims.calculation import Calculation
-from claims.choices import ClaimSource, ClaimStatus, MessageAuthor
+from claims.calculation import LIMIT_ORDER, Calculation, LimitCut, limit_cuts, triage_target
+from claims.choices import ClaimSource, ClaimStatus, EligibilityCode, MessageAuthor
 from claims.compensation import (
     claim_money_changed,
     compensations_attach,
@@ -148,78 +148,79 @@ def claims_file_many(
     it (with the hard rule's reason code). Submitted claims carry their flags,
     the marketplace's compensation already received for their shipment, their
     due date and a log of both steps, exactly as a draft submitted later would.
+    A claim whose place (its item and peril, or its external id) a concurrent
+    filing took first is refused as a duplicate, as a filing after it would be.
     """
 
-    def write():
-        today, now = timezone.localdate(), timezone.now()
-        shipment_ids = {spec.shipment.pk for spec in specs}
-        policies = covering_policies(seller_ids={spec.seller.pk for spec in specs})
-        marketplaces = Marketplace.objects.in_bulk({spec.shipment.marketplace_id for spec in specs})
-        taken = set(
-            Claim.objects.filter(shipment_id__in=shipment_ids).values_list("shipment_id", "peril")
+    today, now = timezone.localdate(), timezone.now()
+    shipment_ids = {spec.shipment.pk for spec in specs}
+    policies = covering_policies(seller_ids={spec.seller.pk for spec in specs})
+    marketplaces = Marketplace.objects.in_bulk({spec.shipment.marketplace_id for spec in specs})
+    taken = set(
+        Claim.objects.filter(shipment_id__in=shipment_ids).values_list("shipment_id", "peril")
+    )
+    facts = submission_facts(shipments=[spec.shipment for spec in specs]) if submit else None
+    answers, claims, attach = [], [], {}
+    for spec in specs:
+        policy = policy_on(policies.get(spec.seller.pk, []), spec.event_date)
+        code = hard_rule_violation(
+            seller=spec.seller,
+            shipment=spec.shipment,
+            peril=spec.peril,
+            event_date=spec.event_date,
+            claimed_amount=spec.claimed_amount,
+            today=today,
+            policy=policy,
+            duplicate=(spec.shipment.pk, spec.peril) in taken,
         )
-        facts = submission_facts(shipments=[spec.shipment for spec in specs]) if submit else None
-        answers, claims, attach = [], [], {}
-        for spec in specs:
-            policy = policy_on(policies.get(spec.seller.pk, []), spec.event_date)
-            code = hard_rule_violation(
-                seller=spec.seller,
-                shipment=spec.shipment,
-                peril=spec.peril,
-                event_date=spec.event_date,
-                claimed_amount=spec.claimed_amount,
-                today=today,
-                policy=policy,
-                duplicate=(spec.shipment.pk, spec.peril) in taken,
+        if code is not None:
+            answers.append(not_eligible(code))
+            continue
+        taken.add((spec.shipment.pk, spec.peril))
+        claim = Claim(
+            number=new_reference("CL"),
+            marketplace=marketplaces[spec.shipment.marketplace_id],
+            external_id=spec.external_id,
+            seller=spec.seller,
+            policy=policy,
+            shipment=spec.shipment,
+            cover=COVER_BY_PERIL[spec.peril],
+            peril=spec.peril,
+            event_date=spec.event_date,
+            event_key=event_key(
+                shipment=spec.shipment, peril=spec.peril, event_date=spec.event_date
+            ),
+            source=spec.source,
+            description=spec.description,
+            claimed_amount=spec.claimed_amount,
+            status=ClaimStatus.SUBMITTED if submit else ClaimStatus.DRAFT,
+            status_changed_at=now,
+        )
+        if errors := field_errors(claim):
+            answers.append(
+                DomainError(ErrorCode.VALIDATION_ERROR, _("Invalid input."), fields=errors)
             )
-            if code is not None:
-                answers.append(not_eligible(code))
-                continue
-            taken.add((spec.shipment.pk, spec.peril))
-            claim = Claim(
-                number=new_reference("CL"),
-                marketplace=marketplaces[spec.shipment.marketplace_id],
-                external_id=spec.external_id,
-                seller=spec.seller,
-                policy=policy,
-                shipment=spec.shipment,
-                cover=COVER_BY_PERIL[spec.peril],
-                peril=spec.peril,
-                event_date=spec.event_date,
-                event_key=event_key(
-                    shipment=spec.shipment, peril=spec.peril, event_date=spec.event_date
-                ),
-                source=spec.source,
-                description=spec.description,
-                claimed_amount=spec.claimed_amount,
-                status=ClaimStatus.SUBMITTED if submit else ClaimStatus.DRAFT,
-                status_changed_at=now,
-            )
-            if errors := field_errors(claim):
-                answers.append(
-                    DomainError(ErrorCode.VALIDATION_ERROR, _("Invalid input."), fields=errors)
-                )
-                continue
-            if submit:
-                counted = submission_prepare(
-                    claim=claim, facts=facts, taken=attach.keys(), today=today, now=now
-                )
-                attach.update({record.pk: claim for record in counted})
-                claim.due_on = claim_due_on(claim)
-            claims.append(claim)
-            answers.append(claim)
-        insert_rows(Claim, claims)
-        _log_filing(claims=claims, actor=actor, at=now, submitted=submit)
-        compensations_attach(counted_on=attach, at=now)
+            continue
         if submit:
-            claims_submitted(claims=claims, at=now)
-        return answers
-
-    try:
-        return write()
-    except IntegrityError:
-        # Someone filed one of these meanwhile; a second pass reports it as a duplicate.
-        return write()
+            counted = submission_prepare(
+                claim=claim, facts=facts, taken=attach.keys(), today=today, now=now
+            )
+            attach.update({record.pk: claim for record in counted})
+            claim.due_on = claim_due_on(claim)
+        claims.append(claim)
+        answers.append(claim)
+    if skipped := insert_rows(Claim, claims, key=("shipment_id", "peril")):
+        answers = [
+            not_eligible(EligibilityCode.DUPLICATE_CLAIM) if answer in skipped else answer
+            for answer in answers
+        ]
+        claims = [claim for claim in claims if claim not in skipped]
+        attach = {pk: claim for pk, claim in attach.items() if claim not in skipped}
+    _log_filing(claims=claims, actor=actor, at=now, submitted=submit)
+    compensations_attach(counted_on=attach, at=now)
+    if submit:
+        claims_submitted(claims=claims, at=now)
+    return answers
 
 
 def _log_filing(*, claims: list[Claim], actor: Actor, at: dt.datetime, submitted: bool) -> None:
@@ -322,12 +323,32 @@ def claim_file_with_evidence(
 
 @dataclass(frozen=True)
 class ClaimPreview:
-    """What filing a claim would give, worked out before anything is stored."""
+    """What filing a claim would give, worked out before anything is stored: the figures,
+    each limit that cuts them, the judgement flags, and where triage would send it."""
 
     policy: Policy
+    shipment: Shipment
     flags: list[str]
     compensation: Decimal
     calculation: Calculation
+    # Where triage sends the claim, and whether its payable alone (nothing, or above what
+    # is approved without a person) sends it to an adjuster.
+    next_status: ClaimStatus
+    amount_needs_review: bool
+
+    @property
+    def limit_cuts(self) -> tuple[tuple[LimitCut, Decimal], ...]:
+        """Return each limit that cuts the payable, with what it allowed, in `LIMIT_ORDER`."""
+        calc = self.calculation
+        rooms = (calc.per_claim_limit, calc.event_room, calc.aggregate_room)
+        room_of = dict(zip(LIMIT_ORDER, rooms, strict=True))
+        cuts = limit_cuts(after_deductible=calc.after_deductible, rooms=rooms)
+        return tuple((cut, room_of[cut.limit]) for cut in cuts)
+
+    @property
+    def aggregate_left(self) -> Decimal:
+        """Return what the policy's aggregate limit keeps once this claim is paid as claimed."""
+        return self.calculation.aggregate_room - self.calculation.payable
 
 
 def claim_preview(
@@ -368,16 +389,31 @@ def claim_preview(
         source=ClaimSource.SELLER,
     )
     known = compensation_known(claim=claim, received=bool(received), today=today)
+    flags = claim_flags(
+        claim=claim,
+        today=today,
+        compensation_known=known,
+        event_kinds=facts.event_kinds.get(shipment.pk, set()),
+    )
+    calculation = claim_calculate(claim=claim)
+
+    def route(*, flags: list[str], compensation_known: bool) -> ClaimStatus:
+        return triage_target(
+            cover=claim.cover,
+            flags=flags,
+            payable=calculation.payable,
+            auto_approve_threshold=policy.product_version.auto_approve_threshold,
+            compensation_known=compensation_known,
+        )
+
     return ClaimPreview(
         policy=policy,
-        flags=claim_flags(
-            claim=claim,
-            today=today,
-            compensation_known=known,
-            event_kinds=facts.event_kinds.get(shipment.pk, set()),
-        ),
+        shipment=shipment,
+        flags=flags,
         compensation=claim.compensation_amount,
-        calculation=claim_calculate(claim=claim),
+        calculation=calculation,
+        next_status=route(flags=flags, compensation_known=known),
+        amount_needs_review=route(flags=[], compensation_known=True) == ClaimStatus.UNDER_REVIEW,
     )
 
 
@@ -415,14 +451,17 @@ def shipment_events_ingest(
     sellers = Seller.objects.in_bulk({r.obj.shipment.seller_id for r in covered})
     for result in covered:
         result.obj.shipment.seller = sellers[result.obj.shipment.seller_id]
-    to_file = []
+    # One filing per item and peril: a second event of the batch for it is answered with
+    # the first one's claim, as it would be sent after it.
+    filing: dict[tuple[int, str], list[ItemResult]] = {}
     for result in covered:
         event = result.obj
         key = (event.shipment_id, PERIL_BY_EVENT_KIND[event.kind])
         if key in claims:
             result.extra["claim"] = claims[key]
         elif result.status == CREATED:
-            to_file.append(result)
+            filing.setdefault(key, []).append(result)
+    to_file = [results[0] for results in filing.values()]
     specs = [
         ClaimSpec(
             seller=r.obj.shipment.seller,
@@ -438,18 +477,38 @@ def shipment_events_ingest(
         for r in to_file
     ]
     answers = claims_file_many(actor=Actor.for_marketplace(marketplace), specs=specs)
-    for result, answer in zip(to_file, answers, strict=True):
-        if isinstance(answer, Claim):
-            result.extra["claim"] = answer.number
-        else:
-            result.extra["claim_error"] = answer.extra.get("reason", answer.code)
+    # A claim filed meanwhile by a concurrent writer answers its events, as on a replay.
+    if meanwhile := {
+        key
+        for key, answer in zip(filing, answers, strict=True)
+        if getattr(answer, "reason", None) == EligibilityCode.DUPLICATE_CLAIM
+    }:
+        claims = {
+            (c.shipment_id, c.peril): c.number
+            for c in Claim.objects.filter(shipment_id__in={pk for pk, _peril in meanwhile})
+        }
+    for (key, events), answer in zip(filing.items(), answers, strict=True):
+        for result in events:
+            if isinstance(answer, Claim):
+                result.extra["claim"] = answer.number
+            elif key in meanwhile:
+                result.extra["claim"] = claims[key]
+            else:
+                result.extra["claim_error"] = answer.extra.get("reason", answer.code)
     return results
 
 
 def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
-    """File claims sent by the marketplace, keyed by its own id."""
+    """File claims sent by the marketplace, keyed by its own id.
+
+    The shipments are locked as they are read, in one order, as events lock them: a
+    concurrent batch filing on the same items waits for this one's commit, then reads its
+    claims as stored, as a replay sent after it.
+    """
     shipments = by_external_id(
-        Shipment.objects.select_related("seller"),
+        Shipment.objects.select_related("seller")
+        .select_for_update(no_key=True, of=("self",))
+        .order_by("pk"),
         marketplace=marketplace,
         ids=(i["shipment"] for i in items),
     )
@@ -483,12 +542,19 @@ def claims_file_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[Ite
         answers = claims_file_many(
             actor=Actor.for_marketplace(marketplace), specs=list(specs.values())
         )
-        return {
+        results = {
             spec.external_id: ItemResult(spec.external_id, CREATED, answer)
             if isinstance(answer, Claim)
             else ItemResult.refused(spec.external_id, answer)
             for spec, answer in zip(specs.values(), answers, strict=True)
         }
+        # A claim in the item's place may be one a concurrent batch stored under the same
+        # id (for another item): then the item is answered as its replay.
+        for result in results.values():
+            result.raced = (
+                getattr(result.refusal, "reason", None) == EligibilityCode.DUPLICATE_CLAIM
+            )
+        return results
 
     return bulk_write(
         marketplace=marketplace,

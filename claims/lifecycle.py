@@ -29,8 +29,8 @@ from claims.assessment import (
     compensation_known,
     release_flags,
 )
-from claims.calculation import triage_target
-from claims.choices import ClaimStatus, MessageAuthor, RejectionCode
+from claims.calculation import SHARED_LIMITS, triage_target
+from claims.choices import ClaimStatus, LimitApplied, MessageAuthor, RejectionCode
 from claims.errors import ClaimErrorCode, PermissionDeniedError
 from claims.evidence import InspectedFile, evidence_atomic, evidence_store
 from claims.locks import claim_lock
@@ -47,6 +47,7 @@ from claims.tasks import (
     rejection_letter_make_task,
     settlement_act_make_task,
 )
+from claims.templatetags.money import rub
 from policies.actors import Actor
 from policies.calendar import working_days_between
 from policies.choices import ActorKind
@@ -109,6 +110,32 @@ def claim_transition(
     return logged
 
 
+def room_note(*, payable: Decimal, limit_applied: str) -> str:
+    """Return what the log says of a payable a limit shared with other claims cut: approved
+    for what that limit still allows, or nothing left of it; "" if no such limit cut it."""
+    if limit_applied not in SHARED_LIMITS:
+        return ""
+    per_event = limit_applied == LimitApplied.PER_EVENT
+    if payable > 0:
+        text = (
+            _("Approved for %(payable)s: what the per-event limit still allows.")
+            if per_event
+            else _("Approved for %(payable)s: what the policy's aggregate limit still allows.")
+        )
+        return text % {"payable": rub(payable)}
+    if per_event:
+        return _("Nothing is left of the per-event limit for this claim.")
+    return _("Nothing is left of the policy's aggregate limit for this claim.")
+
+
+def route_note(*, target: str, payable: Decimal, limit_applied: str) -> str:
+    """Return the note of a triage or release to `target`: on an approval, or where nothing is
+    left to pay (the claim goes to a person), what the limits shared with other claims left."""
+    if target == ClaimStatus.APPROVED or payable <= 0:
+        return room_note(payable=payable, limit_applied=limit_applied)
+    return ""
+
+
 def _route(*, claim: Claim, name: str, today: dt.date) -> None:
     """Triage or release the claim to where its flags and payable send it."""
     # Releasing takes the compensation as known: paid, or zero once the wait is over.
@@ -134,9 +161,11 @@ def _route(*, claim: Claim, name: str, today: dt.date) -> None:
         # The decision clock starts anew at release, with no pause behind it.
         claim.sla_started_on = today
         claim.sla_paused_days = 0
+    # Approved, the claim holds its payable (claims.calculation.HOLDING).
+    note = route_note(target=target, payable=calc.payable, limit_applied=calc.limit_applied)
     if target == ClaimStatus.APPROVED:
         claim.decided_at = timezone.now()
-    claim_transition(claim=claim, name=name, actor=Actor.system(), target=target)
+    claim_transition(claim=claim, name=name, actor=Actor.system(), note=note, target=target)
     if target == ClaimStatus.APPROVED:
         outbox_enqueue(task=claim_pay_task, claim_id=claim.pk)
 
@@ -291,11 +320,24 @@ def claim_approve(*, claim_id: int, adjuster: User, note: str = "") -> Claim:
     A claim waiting for sign-off stays under review with `signoff_requested_by`
     set; approving it again by an adjuster whose limit covers the payable is
     the sign-off. Approval above one's own limit never approves.
+
+    The payable is worked out anew under the policy's lock, with what the policy's other
+    claims were paid or hold: approved, the claim holds it until paid or released. A claim
+    the shared limits leave less for is approved for what is left, and says so; one they
+    leave nothing for is not approved.
     """
     claim = claim_lock(claim_id=claim_id)
     actor = Actor.for_user(adjuster)
     claim_authorize(claim=claim, name="approve", actor=actor)
     calc = claim_recalculate(claim=claim)
+    if calc.payable <= 0:
+        refused = _("Nothing is payable on claim %(number)s: reject it with a reason instead.")
+        why = room_note(payable=calc.payable, limit_applied=calc.limit_applied)
+        raise DomainError(
+            ClaimErrorCode.NOTHING_PAYABLE,
+            " ".join(filter(None, [why, refused % {"number": claim.number}])),
+            extra={"limit_applied": calc.limit_applied},
+        )
     if calc.payable > adjuster.authority_limit:
         if claim.signoff_requested_by_id is None:
             claim.signoff_requested_by = adjuster
@@ -313,7 +355,15 @@ def claim_approve(*, claim_id: int, adjuster: User, note: str = "") -> Claim:
     claim.signoff_requested_by = None
     claim.signoff_requested_at = None
     claim.decided_at = timezone.now()
-    claim_transition(claim=claim, name="approve", actor=actor, note=note, internal_note=internal)
+    claim_transition(
+        claim=claim,
+        name="approve",
+        actor=actor,
+        note="\n".join(
+            filter(None, [note, room_note(payable=calc.payable, limit_applied=calc.limit_applied)])
+        ),
+        internal_note=internal,
+    )
     return claim
 
 
@@ -351,7 +401,10 @@ def claim_pay(
     reference: str = "",
     paid_on: dt.date | None = None,
 ) -> Claim:
-    """Pay an approved claim once: one Payout of the payable as computed now, under the locks."""
+    """Pay an approved claim once: one Payout of the payable as computed now, under the locks.
+
+    It is what the approval holds, or less if the loss fell since: never more.
+    """
     claim = claim_lock(claim_id=claim_id)
     claim_authorize(claim=claim, name="pay", actor=actor)
     calc = claim_recalculate(claim=claim)

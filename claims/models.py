@@ -46,6 +46,10 @@ def _has_no_payout(instance: "Claim") -> bool:
     return not Payout.objects.filter(claim_id=instance.pk).exists()
 
 
+def _nothing_payable_if_approved(instance: "Claim") -> bool:
+    return instance.status != ClaimStatus.APPROVED or instance.payable_amount <= 0
+
+
 class Claim(ConcurrentTransitionMixin, models.Model):
     # Unique by a constraint rather than unique=True, which would add a second
     # (pattern-matching) index that nothing searches with.
@@ -205,6 +209,8 @@ class Claim(ConcurrentTransitionMixin, models.Model):
             ),
         ]
         indexes = [
+            # The admin's queue, oldest first, unfiltered or by a filter that no index leads.
+            models.Index(fields=["created_at", "id"], name="claim_queue"),
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["seller", "status"]),
             models.Index(fields=["policy", "event_key"]),
@@ -302,11 +308,19 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     def approve(self):
         pass
 
+    # An approved claim is rejected only once the marketplace's compensation left it nothing to
+    # pay: it must not stay approved for money that will never be paid (brief, section 4).
     @transition(
         field=status,
-        source=[ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.INFO_REQUESTED],
+        source=[
+            ClaimStatus.SUBMITTED,
+            ClaimStatus.UNDER_REVIEW,
+            ClaimStatus.INFO_REQUESTED,
+            ClaimStatus.APPROVED,
+        ],
         target=ClaimStatus.REJECTED,
         permission="claims.reject_claim",
+        conditions=[_nothing_payable_if_approved],
     )
     def reject(self):
         pass
@@ -398,8 +412,28 @@ def evidence_upload_to(instance: "Evidence", filename: str) -> str:
     return f"evidence/{instance.claim.seller_id}/{instance.claim_id}/{filename}"
 
 
+class EvidenceArchive(models.Model):
+    """A claim's evidence moved to the archive storage once the claim had been closed for the
+    retention period; the manifest there lists every file with its digest."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence_archives")
+    archived_at = models.DateTimeField(_("archived"))
+    manifest = models.CharField(_("manifest"), max_length=300)
+    files = models.PositiveIntegerField(_("files"))
+    size = models.PositiveBigIntegerField(_("size, bytes"))
+
+    class Meta:
+        verbose_name = _("evidence archive")
+        verbose_name_plural = _("evidence archives")
+        ordering = ["archived_at", "pk"]
+
+    def __str__(self):
+        return self.manifest
+
+
 class Evidence(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence")
+    # The file's name in the default storage, or in the archive storage once `archive` is set.
     file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=300)
     original_name = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(_("type"), max_length=100)
@@ -409,6 +443,14 @@ class Evidence(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    archive = models.ForeignKey(
+        EvidenceArchive,
+        verbose_name=_("archived"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evidence",
+    )
 
     class Meta:
         verbose_name = _("evidence file")

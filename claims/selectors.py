@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import (
     Count,
     DecimalField,
+    Exists,
     OuterRef,
     Prefetch,
     Q,
@@ -18,7 +19,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from claims.calculation import MoneyLine, money_line
+from claims.calculation import HOLDING, MoneyLine, money_line
 from claims.choices import ClaimFlag, ClaimStatus, LimitApplied, RecoveryStatus, ReportOutcome
 from claims.models import (
     Claim,
@@ -27,12 +28,17 @@ from claims.models import (
     Evidence,
     MarketplaceCompensation,
     Payout,
+    ReconciliationRun,
     Recovery,
     ReportImport,
+    ReportImportStatus,
     ReportLine,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 from claims.reports.rows import FEE_KINDS
 from policies.calculation import ZERO, money
+from policies.choices import ActorKind
 from policies.models import CoverTerms, Document, Marketplace, Seller, Shipment
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -46,20 +52,29 @@ def _sum(queryset: QuerySet, field: str = "amount") -> Decimal:
 class PolicyUsage:
     paid: Decimal
     recovery_received: Decimal
+    held: Decimal = ZERO
 
     @property
     def net(self) -> Decimal:
         return self.paid - self.recovery_received
 
 
+def _held(claims: QuerySet[Claim]) -> Decimal:
+    """Return what the approved, unpaid claims among `claims` hold against the limits."""
+    return _sum(claims.filter(status__in=HOLDING), "payable_amount")
+
+
 def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> PolicyUsage:
-    """Return what the policy's claims were paid and what sellers have paid back."""
+    """Return what the policy's claims were paid, what its approved claims hold and what
+    sellers have paid back."""
     payouts = Payout.objects.filter(claim__policy_id=policy_id)
     recoveries = Recovery.objects.filter(claim__policy_id=policy_id, status=RecoveryStatus.RECEIVED)
+    claims = Claim.objects.filter(policy_id=policy_id)
     if exclude_claim_id is not None:
         payouts = payouts.exclude(claim_id=exclude_claim_id)
         recoveries = recoveries.exclude(claim_id=exclude_claim_id)
-    return PolicyUsage(paid=_sum(payouts), recovery_received=_sum(recoveries))
+        claims = claims.exclude(pk=exclude_claim_id)
+    return PolicyUsage(paid=_sum(payouts), recovery_received=_sum(recoveries), held=_held(claims))
 
 
 def event_paid_by_others(*, claim: Claim) -> Decimal:
@@ -70,6 +85,15 @@ def event_paid_by_others(*, claim: Claim) -> Decimal:
         Recovery.objects.filter(status=RecoveryStatus.RECEIVED, **others).exclude(claim_id=claim.pk)
     )
     return paid - recovered
+
+
+def event_held_by_others(*, claim: Claim) -> Decimal:
+    """Return what the other approved, unpaid claims of the claim's event hold."""
+    return _held(
+        Claim.objects.filter(policy_id=claim.policy_id, event_key=claim.event_key).exclude(
+            pk=claim.pk
+        )
+    )
 
 
 def claim_compensation_total(*, claim_id: int) -> Decimal:
@@ -337,3 +361,67 @@ def report_import_opened_claims(*, imported: ReportImport) -> QuerySet[Claim]:
             report=imported, outcome=ReportOutcome.CLAIM_OPENED
         ).values("claim_id")
     ).order_by("number")
+
+
+# The figures behind the metrics (claims/metrics.py), read at every scrape: one grouped query
+# each, so every web process answers the same whichever of them Prometheus asks.
+
+
+def claim_counts() -> list[tuple[str, str, int]]:
+    """Return (status, source, claims) for every pair that has claims."""
+    return list(Claim.objects.order_by().values_list("status", "source").annotate(n=Count("pk")))
+
+
+@dataclass(frozen=True)
+class StraightThrough:
+    decided: int
+    straight: int
+
+
+def claims_straight_through(*, since: dt.datetime) -> StraightThrough:
+    """Return how many claims were decided (approved or rejected) since `since`, and how many
+    of those the system both approved and paid, no person deciding or paying."""
+    by_system = ClaimTransition.objects.filter(claim=OuterRef("pk"), actor_kind=ActorKind.SYSTEM)
+    straight = Q(Exists(by_system.filter(target_state=ClaimStatus.APPROVED))) & Q(
+        Exists(by_system.filter(transition="pay"))
+    )
+    counts = Claim.objects.filter(decided_at__gte=since).aggregate(
+        decided=Count("pk"), straight=Count("pk", filter=straight)
+    )
+    return StraightThrough(decided=counts["decided"], straight=counts["straight"])
+
+
+def reconciliation_runs_by_state() -> dict[str, int]:
+    runs = ReconciliationRun.objects.order_by().values_list("state").annotate(n=Count("pk"))
+    return dict(runs)
+
+
+def reconciliation_last_finished() -> ReconciliationRun | None:
+    """Return the run that finished last, done or failed."""
+    finished = ReconciliationRun.objects.filter(finished_at__isnull=False, started_at__isnull=False)
+    return finished.order_by("-finished_at", "-pk").first()
+
+
+def report_imports_by_status() -> dict[str, int]:
+    imports = ReportImport.objects.order_by().values_list("status").annotate(n=Count("pk"))
+    return dict(imports)
+
+
+def report_import_outcomes() -> dict[str, int]:
+    """Return the rows of every finished import, by outcome."""
+    totals = dict.fromkeys(ReportOutcome.values, 0)
+    done = ReportImport.objects.filter(status=ReportImportStatus.DONE)
+    for outcomes in done.values_list("outcomes", flat=True).iterator():
+        for outcome, rows in outcomes.items():
+            totals[outcome] = totals.get(outcome, 0) + rows
+    return totals
+
+
+def webhook_deliveries_by_status() -> dict[str, int]:
+    deliveries = WebhookDelivery.objects.order_by().values_list("status").annotate(n=Count("pk"))
+    return dict(deliveries)
+
+
+def webhook_attempts_by_state() -> dict[str, int]:
+    attempts = WebhookAttempt.objects.order_by().values_list("state").annotate(n=Count("pk"))
+    return dict(attempts)

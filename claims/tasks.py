@@ -148,7 +148,8 @@ def long_tasks_resume_stale_task() -> int:
     return sum(map(len, resumed.values()))
 
 
-@shared_task(acks_late=True)
+# Once a month: an I/O error is retried now, not in a month.
+@shared_task(acks_late=True, **TRANSIENT_RETRY)
 def bordereaux_monthly_task() -> list[int]:
     """Make last month's premium and claims bordereaux, CSV and PDF (run on the 1st)."""
     last_month = timezone.localdate().replace(day=1) - dt.timedelta(days=1)

@@ -6,9 +6,11 @@ console. Every variable is listed in `.env.example`.
 """
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 
 import environ
+import structlog
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,11 +52,16 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "django_prometheus",
+    "django_structlog",
     "policies",
     "claims",
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, answered before the host check and the HTTPS redirect.
+    "config.probes.ProbeMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     # Static files served by the app itself: no CDN, no separate web server needed.
@@ -67,12 +74,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Binds the request id (and user) to every log line of the request and its tasks.
+    "django_structlog.middlewares.RequestMiddleware",
+    "policies.middleware.RequestIdHeaderMiddleware",
     # Names the signed-in user on the history rows of what a request changes (admin and services).
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: it turns a sign-in refused for a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -114,6 +125,10 @@ else:
     DATABASES["default"]["OPTIONS"].setdefault(
         "connect_timeout", env.int("PG_CONNECT_TIMEOUT", default=5)
     )
+# The same backends, counting queries, errors and connections for /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Seconds a client is told to wait when the database is out of reach (a 503's Retry-After).
 DATABASE_RETRY_AFTER = env.int("DATABASE_RETRY_AFTER", default=15)
@@ -181,6 +196,14 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)},
     },
+    # Where archive_evidence moves old claims' evidence, with a manifest per claim: cheaper,
+    # colder storage in production (any Django storage backend).
+    "evidence_archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(env.path("EVIDENCE_ARCHIVE_ROOT", default=BASE_DIR / "var" / "archive"))
+        },
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -237,7 +260,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
-CELERY_TASK_DEFAULT_QUEUE = "sellercover"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -261,12 +283,89 @@ OUTBOX_REDISPATCH_AFTER = dt.timedelta(
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_RETENTION = dt.timedelta(days=env.int("OUTBOX_RETENTION_DAYS", default=7))
 
+# Data that grows (policies/partitions.py, the commands event_partitions, archive_evidence):
+# the beat job keeps the shipment events' monthly partitions made this many months ahead;
+# event_partitions removes those older than the retention (never one holding events of an
+# open claim); archive_evidence moves the evidence of claims closed longer than its
+# retention to the archive storage below.
+EVENT_PARTITIONS_AHEAD_MONTHS = env.int("EVENT_PARTITIONS_AHEAD_MONTHS", default=3)
+EVENT_RETENTION_MONTHS = env.int("EVENT_RETENTION_MONTHS", default=25)
+EVIDENCE_RETENTION_DAYS = env.int("EVIDENCE_RETENTION_DAYS", default=3 * 365)
+
 # Long tasks (reconciliation runs, report imports; claims/long_tasks.py) work this long,
 # plus the chunk under way, then queue their continuation: well inside the visibility
 # timeout. One whose heartbeat (a chunk's commit) stopped for the stale time lost its
 # worker, and the sweep on the beat schedule resumes it.
 LONG_TASK_SLICE_SECONDS = env.float("LONG_TASK_SLICE_SECONDS", default=120.0)
 LONG_TASK_STALE_AFTER = dt.timedelta(seconds=env.int("LONG_TASK_STALE_AFTER_SECONDS", default=300))
+
+# --- Queues, routes and time limits (issue 20) ---
+# Each kind of work has a queue, and a worker of its own in the Procfile, so a backlog of one
+# (a night's reconciliation, a month's bordereaux, a marketplace's endpoint timing out) never
+# delays another (a seller's claim waiting for triage). `outbox` takes only the outbox's
+# sweep: it hands every other queue the work that missed its first dispatch, so it must not
+# wait behind any of them. `default` takes the scheduled housekeeping and anything not routed.
+TASK_QUEUES = ("interactive", "documents", "webhooks", "imports", "reconciliation", "outbox")
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Declared with the exchange and key Celery gives a queue it creates itself, so a producer
+# configured with nothing but the queue's name reaches the same queue.
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name}
+    for name in (*TASK_QUEUES, CELERY_TASK_DEFAULT_QUEUE)
+}
+# Task: (queue, soft, hard time limit in seconds). The soft limit raises in the task (its
+# transaction rolls back, its outbox row stays open for the sweep to send again); the hard
+# one kills the pool process. Each hard limit stays under the broker's visibility timeout
+# (300 s by default): a task still running then would be handed to a second worker. Batches
+# (1,000 claims filed at once, 500 e-mails, 1,000 acknowledgements) set the larger limits;
+# every task works item by item, so one cut short goes on from what it had done.
+TASK_LIMITS = {
+    "claims.tasks.claims_triage_task": ("interactive", 120, 150),
+    "claims.tasks.claim_pay_task": ("interactive", 60, 90),
+    "claims.tasks.claims_pay_task": ("interactive", 180, 210),
+    "claims.tasks.claims_status_notify_task": ("interactive", 120, 150),
+    "claims.tasks.claim_acknowledgement_make_task": ("documents", 240, 270),
+    "claims.tasks.settlement_act_make_task": ("documents", 60, 90),
+    "claims.tasks.rejection_letter_make_task": ("documents", 60, 90),
+    "claims.tasks.reconciliation_report_make_task": ("documents", 240, 270),
+    "claims.tasks.bordereaux_make_task": ("documents", 240, 270),
+    "claims.tasks.bordereaux_monthly_task": ("documents", 240, 270),
+    "policies.tasks.policy_certificate_make_task": ("documents", 60, 90),
+    # One POST with a 5 s timeout; the due retries work for a slice, then the next beat.
+    "claims.tasks.webhook_deliver_task": ("webhooks", 30, 45),
+    "claims.tasks.webhooks_retry_due_task": (
+        "webhooks",
+        LONG_TASK_SLICE_SECONDS + 30,
+        LONG_TASK_SLICE_SECONDS + 60,
+    ),
+    # A slice, plus the chunk under way, then the continuation is queued.
+    "claims.tasks.report_import_run_task": (
+        "imports",
+        LONG_TASK_SLICE_SECONDS + 60,
+        LONG_TASK_SLICE_SECONDS + 90,
+    ),
+    "claims.tasks.reconciliation_run_task": ("reconciliation", 60, 90),
+    # A chunk cut short fails its run (reconciliation_fail): its limit is several times
+    # what a chunk of 200,000 records takes.
+    "claims.tasks.reconciliation_chunk_task": ("reconciliation", 240, 270),
+    "claims.tasks.reconciliation_nightly_task": ("reconciliation", 30, 60),
+    "policies.tasks.outbox_sweep_task": ("outbox", 60, 90),
+    "claims.tasks.long_tasks_resume_stale_task": ("default", 30, 60),
+    "claims.tasks.claims_release_waiting_task": ("default", 240, 270),
+    "claims.tasks.claims_flag_sla_breaches_task": ("default", 240, 270),
+    "claims.tasks.claims_close_due_task": ("default", 240, 270),
+    "policies.tasks.policies_expire_due_task": ("default", 240, 270),
+    "policies.tasks.event_partitions_create_task": ("default", 60, 90),
+}
+CELERY_TASK_ROUTES = {name: {"queue": queue} for name, (queue, _, _) in TASK_LIMITS.items()}
+CELERY_TASK_ANNOTATIONS = {
+    name: {"soft_time_limit": soft, "time_limit": hard}
+    for name, (_, soft, hard) in TASK_LIMITS.items()
+}
+# Celery's own tasks and any task left out above.
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 270
+# --- end of queues, routes and time limits ---
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -337,19 +436,92 @@ if TRUSTED_PROXY:
     AXES_IPWARE_PROXY_ORDER = "right-most"
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
+# --- Health, metrics and logs (issue 20) ---
+# /readyz (config/probes.py) fails when a follow-up has waited unsent this long: neither its
+# commit's dispatch nor the outbox's sweep reaches the broker.
+OUTBOX_STALLED_AFTER = dt.timedelta(seconds=env.int("OUTBOX_STALLED_AFTER_SECONDS", default=300))
+# /metrics: with a token, a scrape sends `Authorization: Bearer <token>`; with an allow-list
+# (addresses or networks, comma-separated), it comes from one of them as the TRUSTED_PROXY rule
+# reads the client's address; with both, both hold. With neither the metrics are open in the
+# demo profile and closed (403) with DEBUG off.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(entry, strict=False)
+        for entry in env.list("METRICS_ALLOWED_IPS", default=[])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from exc
+METRICS_OPEN = DEBUG
+# The straight-through rate and the decisions it counts look back this many days.
+METRICS_WINDOW_DAYS = env.int("METRICS_WINDOW_DAYS", default=30)
+
+# Logs: JSON lines in production (one object per line, for a log shipper), readable lines in
+# the demo. Every line of a request, and of the tasks it queued (the outbox row keeps the id,
+# its worker binds it), carries the request's id: the trusted proxy's X-Request-ID, else a
+# new one, returned in the response's X-Request-ID. https://django-structlog.readthedocs.io/
+LOG_FORMAT = env("LOG_FORMAT", default="console" if DEBUG else "json")
+if LOG_FORMAT not in ("console", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT: choose console or json.")
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = TRUSTED_PROXY
+# django-structlog reads the address from X-Forwarded-For whatever the proxy; the lines name
+# the user and the request id instead.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+_LOG_CHAIN = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso"),
+]
+structlog.configure(
+    processors=[
+        structlog.stdlib.filter_by_level,
+        *_LOG_CHAIN,
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.UnicodeDecoder(),
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(ensure_ascii=False),
+            ],
+            # The lines of plain logging (Django's, Celery's, the project's) get the same keys.
+            "foreign_pre_chain": _LOG_CHAIN,
+        },
+        "console": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            "foreign_pre_chain": _LOG_CHAIN,
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # Eager tasks would log a line per task in the caller's output; workers keep theirs.
     "loggers": {
         "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"},
         # WeasyPrint narrates every rendering step at INFO; its warnings (a refused URL) stay.
         "weasyprint": {"level": "WARNING"},
+        # The demo's runserver already prints a line per request.
+        "django_structlog": {"level": "WARNING" if LOG_FORMAT == "console" else "INFO"},
     },
 }
+# --- end of health, metrics and logs ---
 
 if not DEBUG:
     # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/

@@ -13,6 +13,7 @@ import hashlib
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -32,13 +33,25 @@ from policies.models import Document, Policy
 BASE_URL = "https://sellercover.invalid/"
 
 
+def _collected(name: str) -> str | None:
+    """Return the path of the collected static file `name`, or None.
+
+    With DEBUG off the templates name the hashed copies collectstatic made (the manifest
+    storage), which only STATIC_ROOT holds, not the apps' folders the finders search.
+    """
+    root = Path(settings.STATIC_ROOT).resolve()
+    path = (root / name).resolve()
+    return str(path) if path.is_relative_to(root) and path.is_file() else None
+
+
 class ProjectStaticFetcher(URLFetcher):
     """Serve the project's static files to WeasyPrint and refuse every other URL unopened."""
 
     def fetch(self, url, headers=None):
         prefix = BASE_URL + settings.STATIC_URL.lstrip("/")
         if url.startswith(prefix):
-            path = finders.find(url.removeprefix(prefix).split("?")[0])
+            name = url.removeprefix(prefix).split("?")[0]
+            path = finders.find(name) or _collected(name)
             if path:
                 with open(path, "rb") as static_file:
                     body = static_file.read()

@@ -56,6 +56,12 @@ class ErrorCode(StrEnum):
     DATE_OUT_OF_RANGE = "date_out_of_range"
     INVALID_CHARACTERS = "invalid_characters"
     NON_ASCII_DIGITS = "non_ascii_digits"
+    # Field-level codes of the amounts people type (policies/money_input.py).
+    INVALID_AMOUNT = "invalid_amount"
+    AMOUNT_GROUPING = "amount_grouping"
+    AMOUNT_SEPARATORS = "amount_separators"
+    AMOUNT_DECIMAL_PLACES = "amount_decimal_places"
+    NEGATIVE_AMOUNT = "negative_amount"
 
 
 class ConflictError(DomainError):

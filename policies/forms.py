@@ -2,7 +2,9 @@
 (policies/validators.py) as the API's fields are."""
 
 from django import forms
+from django.utils.formats import get_format
 
+from policies.money_input import amount_from_text
 from policies.validators import (
     unsigned_zero,
     validate_ascii_digits,
@@ -26,12 +28,31 @@ class TextField(forms.CharField):
 
 
 class DecimalField(forms.DecimalField):
-    """An amount typed with the digits 0-9 (in the page's format, `1 500,00`); never a
-    signed zero."""
+    """An amount typed as people type money (`12 500,00`, `12500.00`; the rule is
+    policies/money_input.py's), with the digits 0-9; never a signed zero.
+
+    A text input with a decimal keypad on phones: a number input would refuse a grouped
+    amount in the browser and send nothing.
+    """
+
+    widget = forms.TextInput
 
     def to_python(self, value):
-        validate_ascii_digits(value)
-        return unsigned_zero(super().to_python(value))
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str):
+            return unsigned_zero(super().to_python(value))
+        return unsigned_zero(
+            amount_from_text(
+                value,
+                places=self.decimal_places,
+                comma_groups=get_format("THOUSAND_SEPARATOR") == ",",
+                negative=self.min_value is None or self.min_value < 0,
+            )
+        )
+
+    def widget_attrs(self, widget):
+        return {**super().widget_attrs(widget), "inputmode": "decimal"}
 
 
 class DateField(forms.DateField):

@@ -12,9 +12,10 @@ Every batch write by external id, here and in `claims`, is written on
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,6 +28,7 @@ from policies.calculation import ZERO, premium_for_item
 from policies.choices import PolicyStatus, ShipmentEventKind
 from policies.errors import ConflictError, DomainError, ErrorCode
 from policies.models import CoverTerms, Marketplace, Policy, Seller, Shipment, ShipmentEvent
+from policies.partitions import KEYS, partitioned
 from policies.validators import field_rules
 
 CREATED, UPDATED, UNCHANGED, ERROR = "created", "updated", "unchanged", "error"
@@ -47,6 +49,9 @@ class ItemResult:
     extra: dict[str, Any] = field(default_factory=dict)
     # The rule that refused the item, answered exactly as if it had been raised alone.
     refusal: DomainError | None = None
+    # A new row that a concurrent writer may have stored first under its external id:
+    # `bulk_write` answers the item as a replay of the row stored, if there is one.
+    raced: bool = False
 
     @classmethod
     def error(cls, external_id: str, errors: dict[str, list[str]]) -> "ItemResult":
@@ -57,6 +62,14 @@ class ItemResult:
         """Answer an item a domain rule refused, keeping the rule's code and reason."""
         fields = exc.fields or ({"reason": [exc.extra["reason"]]} if "reason" in exc.extra else {})
         return cls(external_id=external_id, status=ERROR, errors=fields, refusal=exc)
+
+
+def displaced(external_ids: Iterable[str]) -> dict[str, ItemResult]:
+    """Answer new rows that concurrent writers stored first under their external ids, for
+    `bulk_write` to answer as replays of those rows."""
+    return {
+        external_id: ItemResult(external_id, UNCHANGED, raced=True) for external_id in external_ids
+    }
 
 
 def _comparable(value: Any) -> Any:
@@ -216,13 +229,21 @@ PLAIN_COLUMNS = frozenset(
 )
 
 
-def insert_rows(model, rows: list[Model]) -> None:
-    """Insert `rows` at once and set their primary keys.
+# The attnames that tell a row of a marketplace's batch from the others.
+EXTERNAL_KEY = ("marketplace_id", "external_id")
 
-    A concurrent insert of the same ids surfaces as IntegrityError. On
-    PostgreSQL this is the statement `bulk_create` sends (one `INSERT … SELECT
-    FROM unnest(…)`) without its preparation of each value, which costs three
-    times the insert itself for the millions of rows of an ingest or an import.
+
+def insert_rows(model, rows: list[Model], *, key: tuple[str, ...] = EXTERNAL_KEY) -> list[Model]:
+    """Insert `rows` at once and set their primary keys; return those not inserted because
+    a concurrent writer stored a row in their place first (the same `key`, or another
+    unique key of the table).
+
+    The rows go in in the order of `key`, so that writers of overlapping batches wait for
+    each other in one order, never in a circle; a row whose place an uncommitted writer
+    holds waits for its end. On PostgreSQL this is the statement `bulk_create` sends (one
+    `INSERT … SELECT FROM unnest(…)`) without its preparation of each value, which costs
+    three times the insert itself for the millions of rows of an ingest or an import.
+    SQLite takes one writer at a time: there nothing is skipped.
     """
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     if (
@@ -232,7 +253,7 @@ def insert_rows(model, rows: list[Model]) -> None:
     ):
         with transaction.atomic():
             model.objects.bulk_create(rows)
-        return
+        return []
     now = timezone.now()
     for f in fields:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
@@ -244,22 +265,69 @@ def insert_rows(model, rows: list[Model]) -> None:
                 value = getattr(row, f.attname)
                 if value is not None and timezone.is_naive(value):
                     setattr(row, f.attname, timezone.make_aware(value))
-    types = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)}"
-            f" ({', '.join(connection.ops.quote_name(f.column) for f in fields)})"
-            f" SELECT * FROM unnest({types})"
-            f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}",
-            [_column(f, rows) for f in fields],
+    rows = sorted(rows, key=attrgetter(*key))
+    with transaction.atomic():
+        placed = _insert_skipping_taken(
+            model,
+            fields,
+            [_column(f, [getattr(row, f.attname) for row in rows]) for f in fields],
+            returning=(*key, model._meta.pk.attname),
         )
-        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-            row.pk = pk
-            row._state.adding, row._state.db = False, connection.alias
+    pks = {tuple(values[:-1]): values[-1] for values in placed}
+    skipped = []
+    for row in rows:
+        pk = pks.get(tuple(getattr(row, name) for name in key))
+        if pk is None:
+            skipped.append(row)
+            continue
+        row.pk = pk
+        row._state.adding, row._state.db = False, connection.alias
+    return skipped
 
 
-def _column(field, rows: list[Model]) -> list:
-    values = [getattr(row, field.attname) for row in rows]
+def _insert_skipping_taken(model, fields, columns: list[list], *, returning) -> list[tuple]:
+    """Insert the rows given as a list of values per field, but those whose place (a unique
+    key) is taken; return the `returning` attnames of the rows inserted."""
+    if model is ShipmentEvent and partitioned():
+        return _events_insert_skipping_taken(fields, columns, returning=returning)
+    quote = connection.ops.quote_name
+    types = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    returned = ", ".join(quote(model._meta.get_field(name).column) for name in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(model._meta.db_table)}"
+            f" ({', '.join(quote(f.column) for f in fields)})"
+            f" SELECT * FROM unnest({types}) ON CONFLICT DO NOTHING RETURNING {returned}",
+            columns,
+        )
+        return cursor.fetchall()
+
+
+def _events_insert_skipping_taken(fields, columns: list[list], *, returning) -> list[tuple]:
+    """`_insert_skipping_taken` for the partitioned events. ON CONFLICT sees only a table's
+    own indexes, and an event id's unique key is in the key table (policies/partitions.py):
+    each row first takes its key there, with its event's id drawn ahead, and only the rows
+    that got theirs go in."""
+    quote = connection.ops.quote_name
+    table = quote(ShipmentEvent._meta.db_table)
+    names = ", ".join(quote(f.column) for f in fields)
+    types = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    returned = ", ".join(quote(ShipmentEvent._meta.get_field(name).column) for name in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new AS (SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id, r.*"
+            f" FROM unnest({types}) AS r({names})),"
+            f" placed AS (INSERT INTO {KEYS}"
+            " SELECT marketplace_id, external_id, id, created_at FROM new"
+            " ON CONFLICT DO NOTHING RETURNING event_id)"
+            f" INSERT INTO {table} (id, {names}) SELECT id, {names} FROM new"
+            f" WHERE id IN (SELECT event_id FROM placed) RETURNING {returned}",
+            columns,
+        )
+        return cursor.fetchall()
+
+
+def _column(field, values: list) -> list:
     if field.get_internal_type() == "JSONField":
         # The driver's own JSON wrapper: a bare list or dict would be sent as an array.
         return [field.get_db_prep_value(value, connection) for value in values]
@@ -290,18 +358,23 @@ def update_values(model, name: str, values: dict[int, Any]) -> None:
         )
 
 
-def insert_values(model, rows: list[dict[str, Any]]) -> None:
+def insert_values(
+    model, rows: list[dict[str, Any]], *, key: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
     """Insert rows given as {attname: value}, all with the same names, at once. A field
     left out takes its default; an auto_now one, the time.
 
     For batches too large for a model object per row; the rows' keys are not
-    read back. A concurrent insert of the same ids surfaces as IntegrityError.
-    On PostgreSQL the rows go by COPY, which psycopg formats in C: for the
+    read back. With `key` (the attnames that tell a row from the others) the
+    rows go in in its order, and those a concurrent writer stored first in
+    their place are skipped and returned, as by `insert_rows`; without, a
+    concurrent insert of the same unique key surfaces as IntegrityError. On
+    PostgreSQL the rows go by COPY, which psycopg formats in C: for the
     million rows of an import, an INSERT's parameters (an array element or a
     placeholder per value) cost more to prepare than the insert itself.
     """
     if not rows:
-        return
+        return []
     names = list(rows[0])
     now = timezone.now()
     rest = {
@@ -311,40 +384,51 @@ def insert_values(model, rows: list[dict[str, Any]]) -> None:
         for f in model._meta.concrete_fields
         if not f.primary_key and f.attname not in names
     }
+    if key is not None:
+        rows = sorted(rows, key=itemgetter(*key))
     if connection.vendor != "postgresql":
         with transaction.atomic():
             model.objects.bulk_create([model(**row, **rest) for row in rows])
-        return
+        return []
     meta, quote = model._meta, connection.ops.quote_name
     columns = ", ".join(quote(meta.get_field(name).column) for name in [*names, *rest])
     fill = list(rest.values())
-    # COPY is the driver's own call: Django's wrapper does not translate its errors.
-    with (
-        transaction.atomic(),
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row([*map(row.__getitem__, names), *fill])
-
-
-def with_retry_on_race(write):
-    """Run `write()` again once if a concurrent writer inserted the same external ids first.
-
-    The second pass finds those rows stored and answers them as replays.
-    """
     try:
-        return write()
+        # COPY is the driver's own call: Django's wrapper does not translate its errors.
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            connection.wrap_database_errors,
+            cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row([*map(row.__getitem__, names), *fill])
+        return []
     except IntegrityError:
-        return write()
+        if key is None:
+            raise
+    # A concurrent writer committed some of the rows' places first, which COPY cannot
+    # skip: this rarer path inserts the others by a statement that can.
+    fields = [meta.get_field(name) for name in [*names, *rest]]
+    values = [[row[name] for row in rows] for name in names]
+    values += [[value] * len(rows) for value in fill]
+    with transaction.atomic():
+        placed = set(
+            _insert_skipping_taken(
+                model,
+                fields,
+                [_column(f, column) for f, column in zip(fields, values, strict=True)],
+                returning=key,
+            )
+        )
+    return [row for row in rows if tuple(row[name] for name in key) not in placed]
 
 
 def bulk_write(
     *,
     marketplace: Marketplace,
     items: list[dict],
-    stored: QuerySet,
+    stored: QuerySet | Callable[[set[str]], QuerySet],
     values: Callable[[dict], dict[str, Any] | ItemResult],
     new: Callable[[dict, dict[str, Any]], Any],
     insert: Callable[[dict[str, Any]], dict[str, ItemResult] | None] | None = None,
@@ -353,10 +437,10 @@ def bulk_write(
 ) -> list[ItemResult]:
     """Write a batch by external id; return one ItemResult per item, in order.
 
-    The marketplace's rows of `stored` with the items' external ids are read
-    in one query: as model objects, or with `compared` as dicts of those
-    fields (a relation by its key). Per item, `values(item)` returns what a
-    replay is compared on, or the item's error. An item whose id is stored,
+    The marketplace's rows of `stored` (or of `stored(ids)`) with the items'
+    external ids are read in one query: as model objects, or with `compared`
+    as dicts of those fields (a relation by its key). Per item, `values(item)`
+    returns what a replay is compared on, or the item's error. An item whose id is stored,
     or earlier in the batch, is answered by `replay(external_id=, stored=,
     values=, earlier=)` (by default unchanged, or a conflict naming the
     differing fields); any other by `new(item, values)`: the row to insert,
@@ -364,18 +448,30 @@ def bulk_write(
     external id, at once; it may return the final answers of some of them by
     external id (a filing's refusals). A new row's answer is created, with
     the row if it is a model object.
+
+    A race is answered as the replay it is: where `insert` answers a row
+    `raced` (`displaced`: a concurrent writer stored one under its id first;
+    or a refusal such a writer may have caused), every item with that id is
+    answered by `replay(…, earlier=False)` of the row stored under it, if
+    any, read in one more query.
     """
-    ids = (i["external_id"] for i in items)
-    if compared is None:
-        existing = by_external_id(stored, marketplace=marketplace, ids=ids)
-    else:
-        existing = values_by_external_id(stored, marketplace=marketplace, ids=ids, fields=compared)
+
+    def read(ids):
+        ids = set(ids)
+        rows = stored(ids) if callable(stored) else stored
+        if compared is None:
+            return by_external_id(rows, marketplace=marketplace, ids=ids)
+        return values_by_external_id(rows, marketplace=marketplace, ids=ids, fields=compared)
+
+    existing = read(i["external_id"] for i in items)
     results: list[ItemResult] = []
+    given: list[dict[str, Any] | ItemResult] = []
     rows: dict[str, Any] = {}
     positions: dict[str, int] = {}
     for item in items:
         external_id = item["external_id"]
         item_values = values(item)
+        given.append(item_values)
         if isinstance(item_values, ItemResult):
             results.append(item_values)
         elif (row := existing.get(external_id) or rows.get(external_id)) is not None:
@@ -394,48 +490,52 @@ def bulk_write(
     answers = insert(rows) if insert is not None else None
     for external_id, answer in (answers or {}).items():
         results[positions[external_id]] = answer
+    if raced := {result.external_id for result in results if result.raced}:
+        stored_now = read(raced)
+        for position, (item, item_values) in enumerate(zip(items, given, strict=True)):
+            row = stored_now.get(item["external_id"])
+            if row is not None and not isinstance(item_values, ItemResult):
+                results[position] = replay(
+                    external_id=item["external_id"], stored=row, values=item_values, earlier=False
+                )
     return results
 
 
 def sellers_upsert_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
     """Create or update the marketplace's sellers by their external id."""
     fields = ("legal_name", "tax_id", "email", "language")
+    changed = {}
 
-    def write():
-        changed = {}
+    def update(*, external_id, stored, values, earlier):
+        # A replay with other content updates the seller instead of conflicting.
+        candidate = Seller(marketplace=marketplace, external_id=external_id, **values)
+        if errors := field_errors(candidate):
+            return ItemResult.error(external_id, errors)
+        if not differing_fields(stored, values):
+            return ItemResult(external_id, UNCHANGED, stored)
+        for name, value in values.items():
+            setattr(stored, name, value)
+        if not earlier:
+            changed[external_id] = stored
+        return ItemResult(external_id, UPDATED, stored)
 
-        def update(*, external_id, stored, values, earlier):
-            # A replay with other content updates the seller instead of conflicting.
-            candidate = Seller(marketplace=marketplace, external_id=external_id, **values)
-            if errors := field_errors(candidate):
-                return ItemResult.error(external_id, errors)
-            if not differing_fields(stored, values):
-                return ItemResult(external_id, UNCHANGED, stored)
-            for name, value in values.items():
-                setattr(stored, name, value)
-            if not earlier:
-                changed[external_id] = stored
-            return ItemResult(external_id, UPDATED, stored)
-
-        def insert(rows):
-            with transaction.atomic():
-                insert_rows(Seller, list(rows.values()))
-                if changed:
-                    Seller.objects.bulk_update(list(changed.values()), [*fields, "updated_at"])
-
-        return bulk_write(
-            marketplace=marketplace,
-            items=items,
-            stored=Seller.objects,
-            values=lambda item: {name: item[name] for name in fields if name in item},
-            new=lambda item, values: checked(
-                Seller(marketplace=marketplace, external_id=item["external_id"], **values)
-            ),
-            insert=insert,
-            replay=update,
-        )
-
-    return with_retry_on_race(write)
+    results = bulk_write(
+        marketplace=marketplace,
+        items=items,
+        stored=Seller.objects,
+        values=lambda item: {name: item[name] for name in fields if name in item},
+        new=lambda item, values: checked(
+            Seller(marketplace=marketplace, external_id=item["external_id"], **values)
+        ),
+        insert=lambda rows: displaced(
+            row.external_id for row in insert_rows(Seller, [*rows.values()])
+        ),
+        replay=update,
+    )
+    # After the insert: a seller another writer stored first may be updated too.
+    if changed:
+        Seller.objects.bulk_update(list(changed.values()), [*fields, "updated_at"])
+    return results
 
 
 def policies_in_force(*, seller_ids: set[int]) -> dict[int, list[Policy]]:
@@ -491,43 +591,41 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
 
     `item["seller"]` is the marketplace's seller id, or a Seller.
     """
+    sellers = sellers_by_ref(marketplace=marketplace, items=items)
+    in_force = policies_in_force(
+        seller_ids={s.pk for s in sellers.values()}
+        | {i["seller"].pk for i in items if isinstance(i["seller"], Seller)}
+    )
 
-    def write():
-        sellers = sellers_by_ref(marketplace=marketplace, items=items)
-        in_force = policies_in_force(
-            seller_ids={s.pk for s in sellers.values()}
-            | {i["seller"].pk for i in items if isinstance(i["seller"], Seller)}
-        )
+    def item_values(item):
+        seller = item_seller(item, sellers=sellers, marketplace=marketplace)
+        if seller is None:
+            return ItemResult.error(item["external_id"], unknown_seller())
+        return {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
 
-        def item_values(item):
-            seller = item_seller(item, sellers=sellers, marketplace=marketplace)
-            if seller is None:
-                return ItemResult.error(item["external_id"], unknown_seller())
-            return {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
-
-        def new_shipment(item, values):
-            shipped_on = timezone.localdate(item["shipped_at"])
-            policy = policy_on(in_force.get(values["seller"].pk, []), shipped_on)
-            return checked(
-                Shipment(
-                    marketplace=marketplace,
-                    external_id=item["external_id"],
-                    policy=policy,
-                    premium=shipment_premium(policy=policy, declared_value=item["declared_value"]),
-                    **values,
-                )
+    def new_shipment(item, values):
+        shipped_on = timezone.localdate(item["shipped_at"])
+        policy = policy_on(in_force.get(values["seller"].pk, []), shipped_on)
+        return checked(
+            Shipment(
+                marketplace=marketplace,
+                external_id=item["external_id"],
+                policy=policy,
+                premium=shipment_premium(policy=policy, declared_value=item["declared_value"]),
+                **values,
             )
-
-        return bulk_write(
-            marketplace=marketplace,
-            items=items,
-            stored=Shipment.objects,
-            values=item_values,
-            new=new_shipment,
-            insert=lambda rows: insert_rows(Shipment, list(rows.values())),
         )
 
-    return with_retry_on_race(write)
+    return bulk_write(
+        marketplace=marketplace,
+        items=items,
+        stored=Shipment.objects,
+        values=item_values,
+        new=new_shipment,
+        insert=lambda rows: displaced(
+            row.external_id for row in insert_rows(Shipment, [*rows.values()])
+        ),
+    )
 
 
 EVENT_SHIPMENT_FIELDS = (
@@ -543,6 +641,29 @@ EVENT_SHIPMENT_FIELDS = (
 )
 
 
+def events_stored(*, marketplace: Marketplace, ids: set[str]) -> QuerySet[ShipmentEvent]:
+    """Return events among which are all the marketplace's stored ones with these ids.
+
+    On PostgreSQL just those: the key table (policies/partitions.py) names each one's id
+    and month, so the events are read from their own partitions, and a batch of new
+    events, the usual one, reads no partition at all. Elsewhere, all events.
+    """
+    if not partitioned():
+        return ShipmentEvent.objects.all()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT event_id, created_at FROM {KEYS}"
+            " WHERE marketplace_id = %s AND external_id = ANY(%s)",
+            [marketplace.pk, list(ids)],
+        )
+        found = cursor.fetchall()
+    if not found:
+        return ShipmentEvent.objects.none()
+    return ShipmentEvent.objects.filter(
+        _In(F("pk"), {pk for pk, _ in found}), _In(F("created_at"), {at for _, at in found})
+    )
+
+
 def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
     """Store shipment events; keep a reverse leg's fee on its shipment too.
 
@@ -550,56 +671,50 @@ def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) 
     the hottest path of the product (millions of events a day), so the items'
     fields come validated by the caller (the API's input serializer, or
     `shipment_event_record`) instead of a second time row by row here.
+
+    The shipments named by id are locked as they are read, in one order: a
+    concurrent batch with events of the same shipments (a replay sent twice
+    at once) waits for this one's commit, then reads its events and the
+    claims they opened as stored, exactly as a replay sent after it.
     """
+    # What events and the claims they open read of a shipment, and no more.
+    shipments = by_external_id(
+        Shipment.objects.only(*EVENT_SHIPMENT_FIELDS).select_for_update(no_key=True).order_by("pk"),
+        marketplace=marketplace,
+        ids=(i["shipment"] for i in items if not isinstance(i["shipment"], Shipment)),
+    )
 
-    def write():
-        # What events and the claims they open read of a shipment, and no more.
-        shipments = by_external_id(
-            Shipment.objects.only(*EVENT_SHIPMENT_FIELDS),
-            marketplace=marketplace,
-            ids=(i["shipment"] for i in items if not isinstance(i["shipment"], Shipment)),
-        )
+    def item_values(item):
+        shipment = item["shipment"]
+        if not isinstance(shipment, Shipment):
+            shipment = shipments.get(shipment)
+        if shipment is None or shipment.marketplace_id != marketplace.pk:
+            return ItemResult.error(item["external_id"], unknown_shipment())
+        return {
+            "shipment": shipment,
+            "kind": item["kind"],
+            "occurred_at": item["occurred_at"],
+            "amount": item.get("amount"),
+        }
+
+    def insert(rows):
+        skipped = {event.external_id for event in insert_rows(ShipmentEvent, [*rows.values()])}
+        # A reverse leg's fee is kept from the events stored here: the last one's, per item.
         fees = {}
+        for event in rows.values():
+            reverse = event.kind in REVERSE_LEG_KINDS and event.amount is not None
+            if reverse and event.external_id not in skipped:
+                event.shipment.reverse_logistics_fee = fees[event.shipment.pk] = event.amount
+        update_values(Shipment, "reverse_logistics_fee", fees)
+        return displaced(skipped)
 
-        def item_values(item):
-            shipment = item["shipment"]
-            if not isinstance(shipment, Shipment):
-                shipment = shipments.get(shipment)
-            if shipment is None or shipment.marketplace_id != marketplace.pk:
-                return ItemResult.error(item["external_id"], unknown_shipment())
-            return {
-                "shipment": shipment,
-                "kind": item["kind"],
-                "occurred_at": item["occurred_at"],
-                "amount": item.get("amount"),
-            }
-
-        def new_event(item, values):
-            event = ShipmentEvent(
-                marketplace=marketplace, external_id=item["external_id"], **values
-            )
-            if event.kind in REVERSE_LEG_KINDS and event.amount is not None:
-                shipment = values["shipment"]
-                shipment.reverse_logistics_fee = event.amount
-                fees[shipment.pk] = shipment
-            return event
-
-        def insert(rows):
-            with transaction.atomic():
-                insert_rows(ShipmentEvent, list(rows.values()))
-                update_values(
-                    Shipment,
-                    "reverse_logistics_fee",
-                    {pk: shipment.reverse_logistics_fee for pk, shipment in fees.items()},
-                )
-
-        return bulk_write(
-            marketplace=marketplace,
-            items=items,
-            stored=ShipmentEvent.objects,
-            values=item_values,
-            new=new_event,
-            insert=insert,
-        )
-
-    return with_retry_on_race(write)
+    return bulk_write(
+        marketplace=marketplace,
+        items=items,
+        stored=lambda ids: events_stored(marketplace=marketplace, ids=ids),
+        values=item_values,
+        new=lambda item, values: ShipmentEvent(
+            marketplace=marketplace, external_id=item["external_id"], **values
+        ),
+        insert=insert,
+    )

@@ -1,7 +1,9 @@
-"""Refuse control characters in a request's path and query before any view reads them."""
+"""Refuse control characters in a request's path and query before any view reads them; name
+each response's request id."""
 
 import re
 
+import structlog
 from django.core.exceptions import BadRequest
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
@@ -44,3 +46,17 @@ class ControlCharactersMiddleware:
                 return JsonResponse(body, status=400)
             raise BadRequest(message)
         return self.get_response(request)
+
+
+class RequestIdHeaderMiddleware:
+    """Return the request's id in X-Request-ID: the one every log line of the request, and of
+    the tasks it queued, carries (bound by django-structlog's RequestMiddleware, before it)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request_id := structlog.contextvars.get_contextvars().get("request_id"):
+            response["X-Request-ID"] = request_id
+        return response

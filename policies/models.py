@@ -496,6 +496,8 @@ class Shipment(models.Model):
         indexes = [
             models.Index(fields=["seller", "order_id"]),
             models.Index(fields=["seller", "-shipped_at"]),
+            # The admin's claim search by order id, which names no seller.
+            models.Index(fields=["order_id"], name="shipment_order_id"),
         ]
 
     def __str__(self):
@@ -529,6 +531,8 @@ class ShipmentEvent(models.Model):
         verbose_name_plural = _("shipment events")
         ordering = ["occurred_at", "pk"]
         constraints = [
+            # On PostgreSQL the events are partitioned by month and this key is held by a
+            # table of its own under the same name (policies/partitions.py).
             models.UniqueConstraint(
                 fields=["marketplace", "external_id"],
                 name="shipmentevent_unique_external_id",
@@ -598,6 +602,8 @@ class OutboxMessage(models.Model):
     dispatched_at = models.DateTimeField(_("last sent"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     error = models.TextField(_("last error"), blank=True)
+    # The request that wrote the row: its task's log lines carry the same id.
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("outbox message")

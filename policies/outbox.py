@@ -14,8 +14,9 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
+import structlog
 from celery import Task, current_app
-from celery.signals import task_failure, task_success
+from celery.signals import task_failure, task_retry, task_success
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Count, F, Min, Q, Value, When
@@ -43,8 +44,13 @@ def outbox_enqueue(*, task: Task, **kwargs) -> OutboxMessage:
 def outbox_enqueue_many(*, task: Task, calls: Iterable[dict]) -> list[OutboxMessage]:
     """Write one follow-up of `task` per kwargs in `calls`, in one insert; return the rows."""
     now = timezone.now()
+    # Bound by the request (django-structlog) or, in a worker, by the task that wrote the row.
+    request_id = structlog.contextvars.get_contextvars().get("request_id", "")[:64]
     messages = OutboxMessage.objects.bulk_create(
-        [OutboxMessage(task=task.name, kwargs=kwargs, created_at=now) for kwargs in calls],
+        [
+            OutboxMessage(task=task.name, kwargs=kwargs, created_at=now, request_id=request_id)
+            for kwargs in calls
+        ],
         batch_size=5000,
     )
     ids = [message.pk for message in messages]
@@ -71,16 +77,20 @@ def outbox_dispatch(*, ids: list[int]) -> int:
     """
     sent: list[int] = []
     rows = OutboxMessage.objects.filter(pk__in=ids, status__in=OPEN).values_list(
-        "pk", "task", "kwargs", "attempts"
+        "pk", "task", "kwargs", "attempts", "request_id"
     )
     # Eager tasks run here, in-process: their own errors are theirs to raise, not the broker's.
     unreachable = () if current_app.conf.task_always_eager else (BrokerError, OSError)
     try:
-        for message_id, name, kwargs, attempts in rows.order_by("pk").iterator():
+        for message_id, name, kwargs, attempts, request_id in rows.order_by("pk").iterator():
+            # django-structlog sends the bound id in the message's headers, and the worker
+            # binds it again: the sweep's late sending keeps the request's id too.
+            context = {"request_id": request_id} if request_id else {}
             try:
-                current_app.tasks[name].apply_async(
-                    kwargs=kwargs, task_id=_task_id(message_id, attempts + 1)
-                )
+                with structlog.contextvars.bound_contextvars(**context):
+                    current_app.tasks[name].apply_async(
+                        kwargs=kwargs, task_id=_task_id(message_id, attempts + 1)
+                    )
             except unreachable as exc:
                 logger.warning("outbox: broker unreachable, %s left for the sweep: %s", name, exc)
                 OutboxMessage.objects.filter(pk=message_id).update(
@@ -137,6 +147,19 @@ def outbox_resend(*, ids: list[int]) -> int:
     return outbox_dispatch(ids=ids)
 
 
+def outbox_oldest_pending() -> dt.datetime | None:
+    """Return when the oldest row never sent was written, or None."""
+    pending = OutboxMessage.objects.filter(status=OutboxStatus.PENDING)
+    return pending.aggregate(oldest=Min("created_at"))["oldest"]
+
+
+def outbox_tasks_by_status() -> list[tuple[str, str, int]]:
+    """Return (task, status, rows) for every pair in the outbox, finished rows included
+    until the sweep deletes them."""
+    rows = OutboxMessage.objects.order_by().values_list("task", "status")
+    return list(rows.annotate(n=Count("pk")))
+
+
 def outbox_depth() -> dict:
     """Return the rows not yet finished, by status, and the oldest of them."""
     open_rows = OutboxMessage.objects.filter(status__in=OPEN)
@@ -155,6 +178,16 @@ def _finished(sender=None, **_kwargs) -> None:
     if (message_id := _message_id(sender.request.id)) is not None:
         OutboxMessage.objects.filter(pk=message_id).update(
             status=OutboxStatus.DONE, finished_at=timezone.now(), error=""
+        )
+
+
+@task_retry.connect
+def _retrying(sender=None, request=None, **_kwargs) -> None:
+    # Celery itself sends the task again, under the same id: the sweep's clock starts over, so
+    # the sweep never sends a second copy of a follow-up whose retries are still under way.
+    if (message_id := _message_id(getattr(request, "id", None))) is not None:
+        OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.DISPATCHED).update(
+            dispatched_at=timezone.now()
         )
 
 

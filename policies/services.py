@@ -21,11 +21,11 @@ from policies.ingest import (
     UNCHANGED,
     ItemResult,
     bulk_write,
+    by_external_id,
     conflict,
     differing_fields,
     ensure_valid,
     item_seller,
-    sellers_by_ref,
     sellers_upsert_bulk,
     shipment_events_record_bulk,
     shipments_record_bulk,
@@ -369,8 +369,15 @@ def policies_enrol_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[
 
     Enrolment is rare next to shipments, so each item goes through
     `policy_enrol` in its own savepoint: a refused item leaves the others.
+    The sellers are locked as they are read, in one order, as enrolment locks
+    each: a concurrent batch enrolling the same sellers waits for this one's
+    commit, then reads its policies as stored, as a replay sent after it.
     """
-    sellers = sellers_by_ref(marketplace=marketplace, items=items)
+    sellers = by_external_id(
+        Seller.objects.select_for_update().order_by("pk"),
+        marketplace=marketplace,
+        ids={i["seller"] for i in items if not isinstance(i["seller"], Seller)},
+    )
 
     def item_values(item):
         seller = item_seller(item, sellers=sellers, marketplace=marketplace)

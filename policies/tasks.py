@@ -1,10 +1,16 @@
 """Celery tasks of the policy side: each takes ids, calls one service and owns its retries."""
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
-# Documents and e-mail retry on I/O errors; a document is made once per event, so a
-# redelivered task finds it stored.
+# Retry policy. A follow-up from the outbox that does not finish (an error, a time limit, a
+# dead worker) is sent again by the sweep after OUTBOX_REDISPATCH_AFTER, at most
+# OUTBOX_MAX_ATTEMPTS times, then given up for a person: that is every such task's retry.
+# Documents and e-mail also retry a transient I/O error at once, here, under the same task
+# id, and the sweep waits while they do (policies/outbox.py, _retrying): never two copies.
+# A document is made once per event, so a repeated task finds it stored. Beat jobs are
+# retried by their next run, webhooks by their delivery's own backoff.
 TRANSIENT_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
 
 
@@ -28,3 +34,16 @@ def outbox_sweep_task() -> int:
     from policies.outbox import outbox_sweep
 
     return outbox_sweep()
+
+
+@shared_task(acks_late=True)
+def event_partitions_create_task() -> int:
+    """Make the shipment events' missing partitions of this month and the months ahead."""
+    from policies.partitions import event_partitions_create, partitioned
+
+    if not partitioned():
+        return 0
+    made = event_partitions_create(
+        today=timezone.localdate(), ahead=settings.EVENT_PARTITIONS_AHEAD_MONTHS
+    )
+    return len(made)

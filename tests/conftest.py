@@ -9,12 +9,16 @@ from tests import factories
 
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
-    """Keep uploaded and generated files of a test in its own folder."""
+    """Keep uploaded and generated files of a test in its own folder, archive included."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+        "evidence_archive": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "archive")},
         },
     }
 

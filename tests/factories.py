@@ -7,7 +7,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from claims.assessment import event_key
+from claims.assessment import claim_recalculate, event_key
 from claims.choices import (
     ClaimSource,
     ClaimStatus,
@@ -216,6 +216,7 @@ class ClaimFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Claim
+        skip_postgeneration_save = True
 
     shipment = factory.SubFactory(ShipmentFactory)
     policy = factory.SelfAttribute("shipment.policy")
@@ -233,6 +234,14 @@ class ClaimFactory(factory.django.DjangoModelFactory):
     status = ClaimStatus.SUBMITTED
     submitted_at = factory.LazyFunction(timezone.now)
     sla_started_on = factory.LazyFunction(timezone.localdate)
+
+    @factory.post_generation
+    def held(obj, create, extracted, **kwargs):
+        """An approved claim holds its payable, as its approval would have set it, unless
+        `held=False` keeps the payable given (one approved for nothing, say)."""
+        if create and extracted is not False and obj.status == ClaimStatus.APPROVED:
+            claim_recalculate(claim=obj)
+            obj.save()
 
 
 class CompensationFactory(factory.django.DjangoModelFactory):

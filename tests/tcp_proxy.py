@@ -34,6 +34,10 @@ class DatabaseProxy:
         self._lose = marker
 
     def refuse(self) -> None:
+        # Closing alone leaves an accept() already waiting in its thread to take one more
+        # connection; shutting the socket down wakes it and stops the listening at once.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self._listener.close()
         self._close_all()

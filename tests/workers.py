@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUE = "sellercover"
+# Where a test sends a task by hand; a test's worker takes every queue.
+QUEUE = settings.CELERY_TASK_DEFAULT_QUEUE
 
 
 def database_url() -> str:
@@ -36,7 +38,7 @@ def start_worker(
             f"--pool={pool}",
             "--concurrency=1",
             "--queues",
-            QUEUE,
+            ",".join(settings.CELERY_TASK_QUEUES),
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",

@@ -3,8 +3,9 @@ seller pages and the admin, all sent by `private_file`."""
 
 from pathlib import PurePosixPath
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from claims.evidence import safe_file_name
@@ -31,7 +32,10 @@ def private_file(file, *, filename: str, content_type: str) -> FileResponse:
 
 
 def evidence_file(evidence: Evidence) -> FileResponse:
-    """Send an evidence file of a claim the caller has already been allowed to see."""
+    """Send an evidence file of a claim the caller has already been allowed to see; 404 once
+    it is in the archive, which no page serves."""
+    if evidence.archive_id is not None:
+        raise Http404(_("The file has been moved to the archive."))
     return private_file(
         evidence.file,
         filename=safe_file_name(evidence.original_name, content_type=evidence.content_type),

@@ -20,7 +20,7 @@ from django_fsm import can_proceed
 
 from claims import lifecycle
 from claims.assessment import INFO_REPLY_WINDOW_DAYS, appeal_by
-from claims.choices import ClaimFlag, ClaimStatus, MessageAuthor, ReportOutcome
+from claims.choices import ClaimStatus, MessageAuthor, ReportOutcome
 from claims.filing import claim_file_with_evidence, claim_preview
 from claims.models import Evidence, ReportImport, ReportImportStatus
 from claims.page_errors import show_domain_error
@@ -33,6 +33,7 @@ from claims.pages.forms import (
     MessageForm,
     ReportUploadForm,
 )
+from claims.pages.preview import preview_findings, preview_next_step
 from claims.pages.reports import CSV_FIELDS, label_lines, report_lines_csv
 from claims.pages.uploads import evidence_uploads
 from claims.reports.importing import report_upload_request
@@ -348,7 +349,8 @@ def claim_new(request):
         {
             "form": form,
             "preview": preview,
-            "flag_labels": [ClaimFlag(flag).label for flag in preview.flags] if preview else [],
+            "findings": preview_findings(preview) if preview else [],
+            "next_step": preview_next_step(preview) if preview else "",
         },
     )
 

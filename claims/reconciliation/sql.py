@@ -6,9 +6,10 @@ at once, never a query per row.
    record, into a temporary table; only reads;
 2. write each record once (shipment, claim, run) and its discrepancies: unknown shipment,
    uninsured shipment, above the declared value, duplicate;
-3. assess the affected claims: compensation, deductible, payable (the SQL form of
-   `calculation.calculate_payable`) and, for those that waited for compensation, where they
-   go (`calculation.triage_target`); then write each claim once;
+3. assess the affected claims, their policies locked: compensation, deductible, payable
+   (the SQL form of `calculation.calculate_payable`, with what the other approved claims
+   hold) and, for those that waited for compensation, where they go
+   (`calculation.triage_target`); then write each claim once;
 4. raise a Recovery where a paid claim's payable fell below its payout;
 5. log the releases and queue their webhooks, e-mails and payment.
 
@@ -21,16 +22,19 @@ from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from claims.assessment import RELEASE_CLEARS, claim_due_on
+from claims.calculation import HOLDING, SHARED_LIMITS
 from claims.choices import (
     COVERS_BY_COMPENSATION_REASON,
     ClaimStatus,
     DiscrepancyKind,
+    LimitApplied,
     RecoveryStatus,
 )
 from claims.compensation import PREFERRED_PERIL, UNMATCHABLE_STATUSES
-from claims.lifecycle import claims_released
+from claims.lifecycle import claims_released, route_note
 from claims.models import (
     Claim,
     ClaimTransition,
@@ -45,6 +49,10 @@ from policies.models import CoverTerms, Policy, ProductVersion, Shipment
 
 # Released claims are announced in parts of this many (a multiple of the follow-up tasks' sizes).
 RELEASE_PART = 10_000
+
+# Notes are written on the release log of this many claims a statement (SQLite's limit of
+# parameters is far above it).
+NOTE_PART = 900
 
 
 CENT = Decimal("0.01")
@@ -213,10 +221,15 @@ def assess_claims(cursor) -> None:
     """Recompute the money of the claims the chunk's records count on, and route the waiting ones.
 
     The SQL form of calculation.calculate_payable and calculation.triage_target
-    (with the compensation known), both tested against those functions.
+    (with the compensation known), both tested against those functions. The claims
+    released together are decided at once, not one after another as triage would: those
+    of one policy (or event) that the limits' room cannot all hold are approved in the
+    order they were filed while the room lasts, and the rest go to a person (`crowded`),
+    whose approval works their payable out again.
     """
     greatest, least = _fn("greatest"), _fn("least")
     received = f"'{RecoveryStatus.RECEIVED}'"
+    holding = _quote_list(HOLDING)
     # Every figure compared or written below is to the cent (see _cents).
     compensation = _cents("SUM(c.amount)")
     net = _cents(
@@ -225,19 +238,41 @@ def assess_claims(cursor) -> None:
     event_room = _cents(
         f"{greatest}(0, t.per_event_limit"
         " - ((COALESCE(e.paid, 0) - COALESCE(o.paid, 0))"
-        " - (COALESCE(e.recv, 0) - COALESCE(o.recv, 0))))"
+        " - (COALESCE(e.recv, 0) - COALESCE(o.recv, 0)))"
+        " - (COALESCE(e.held, 0) - COALESCE(o.held, 0)))"
     )
     aggregate_room = _cents(
         f"{greatest}(0, v.aggregate_limit"
         " - (COALESCE(bp.paid, 0) - COALESCE(o.paid, 0))"
+        " - (COALESCE(bp.held, 0) - COALESCE(o.held, 0))"
         " + (COALESCE(bp.recv, 0) - COALESCE(o.recv, 0)))"
     )
+    # An approved claim keeps to what it holds under the limit that set it (`held`, `held_by`).
+    held_under = (
+        f"CASE WHEN cl.status IN ({holding}) AND cl.limit_applied = '{{limit}}'"
+        f" THEN {least}({{room}}, cl.payable_amount) ELSE {{room}} END"
+    )
+    event_room = held_under.format(limit=LimitApplied.PER_EVENT, room=event_room)
+    aggregate_room = held_under.format(limit=LimitApplied.AGGREGATE, room=aggregate_room)
     after_ded = _cents(f"{greatest}(0, net - deductible)")
     # The flags a release keeps: assessment.release_flags, by the same flag it clears.
     kept_flags, flagged = _flags_without("tg.flags", RELEASE_CLEARS)
+    # Only the claims released for approval queue for the room together.
+    policy_queue = _cents(
+        "SUM(payable) OVER (PARTITION BY policy_id, releasing, triaged ORDER BY id)"
+    )
+    event_queue = _cents(
+        "SUM(payable) OVER (PARTITION BY policy_id, event_key, releasing, triaged ORDER BY id)"
+    )
     if connection.vendor == "postgresql":
-        # Locked first, so the status read below stays the claim's until the commit and the
-        # release decided from it holds (SQLite lets one writer in at a time anyway).
+        # Locked first, policies then claims (claims/locks.py), so the money and the status
+        # read below stay as read until the commit and what is decided from them holds
+        # (SQLite lets one writer in at a time anyway).
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT id FROM {T['policy']} WHERE id IN"
+            f" (SELECT policy_id FROM {T['claim']} WHERE id IN (SELECT claim_id FROM {STAGE}))"
+            " ORDER BY id FOR UPDATE) locked"
+        )
         cursor.execute(
             f"SELECT COUNT(*) FROM (SELECT id FROM {T['claim']} WHERE id IN"
             f" (SELECT claim_id FROM {STAGE}) ORDER BY id FOR UPDATE) locked"
@@ -255,19 +290,25 @@ def assess_claims(cursor) -> None:
         ),
         money AS (
             SELECT m.claim_id, cl.policy_id, cl.event_key,
-                   SUM(m.paid) AS paid, SUM(m.recv) AS recv
-            FROM (SELECT claim_id, amount AS paid, 0 AS recv FROM {T["payout"]}
+                   SUM(m.paid) AS paid, SUM(m.recv) AS recv, SUM(m.held) AS held
+            FROM (SELECT claim_id, amount AS paid, 0 AS recv, 0 AS held FROM {T["payout"]}
                   UNION ALL
-                  SELECT claim_id, 0, amount FROM {T["recovery"]} WHERE status = {received}) m
+                  SELECT claim_id, 0, amount, 0 FROM {T["recovery"]} WHERE status = {received}
+                  UNION ALL
+                  SELECT id, 0, 0, payable_amount FROM {T["claim"]}
+                  WHERE status IN ({holding})
+                    AND policy_id IN (SELECT DISTINCT policy_id FROM targets)) m
             JOIN {T["claim"]} cl ON cl.id = m.claim_id
             WHERE cl.policy_id IN (SELECT DISTINCT policy_id FROM targets)
             GROUP BY m.claim_id, cl.policy_id, cl.event_key
         ),
         by_policy AS (
-            SELECT policy_id, SUM(paid) AS paid, SUM(recv) AS recv FROM money GROUP BY policy_id
+            SELECT policy_id, SUM(paid) AS paid, SUM(recv) AS recv, SUM(held) AS held
+            FROM money GROUP BY policy_id
         ),
         by_event AS (
-            SELECT policy_id, event_key, SUM(paid) AS paid, SUM(recv) AS recv
+            SELECT policy_id, event_key, SUM(paid) AS paid, SUM(recv) AS recv,
+                   SUM(held) AS held
             FROM money GROUP BY policy_id, event_key
         ),
         base AS (
@@ -292,7 +333,7 @@ def assess_claims(cursor) -> None:
             FROM base
         ),
         calc AS (
-            SELECT id, compensation, auto_approve_threshold,
+            SELECT id, compensation, auto_approve_threshold, event_room, aggregate_room,
                    {least}(deductible, net) AS deductible_applied,
                    {least}(after_ded, per_claim_limit, COALESCE(event_room, after_ded),
                            aggregate_room) AS payable,
@@ -308,16 +349,35 @@ def assess_claims(cursor) -> None:
                      ELSE ''
                    END AS limit_applied
             FROM stepped
+        ),
+        routed AS (
+            SELECT calc.id, tg.number, tg.marketplace_id, tg.policy_id, tg.event_key,
+                   calc.compensation, calc.deductible_applied, calc.payable,
+                   calc.limit_applied, calc.event_room, calc.aggregate_room,
+                   tg.status = '{ClaimStatus.AWAITING_COMPENSATION}' AS releasing,
+                   {kept_flags} AS flags,
+                   CASE WHEN {flagged} OR calc.payable <= 0
+                             OR calc.payable > calc.auto_approve_threshold
+                        THEN '{ClaimStatus.UNDER_REVIEW}' ELSE '{ClaimStatus.APPROVED}'
+                   END AS triaged
+            FROM calc JOIN targets tg ON tg.id = calc.id
+        ),
+        queued AS (
+            -- What the claims released for approval up to each one would hold together.
+            SELECT routed.*, {policy_queue} AS policy_queue, {event_queue} AS event_queue
+            FROM routed
+        ),
+        crowding AS (
+            SELECT queued.*,
+                   releasing AND triaged = '{ClaimStatus.APPROVED}'
+                   AND (policy_queue > aggregate_room
+                        OR (event_room IS NOT NULL AND event_queue > event_room)) AS crowded
+            FROM queued
         )
-        SELECT calc.id, tg.number, tg.marketplace_id, calc.compensation,
-               calc.deductible_applied, calc.payable, calc.limit_applied,
-               tg.status = '{ClaimStatus.AWAITING_COMPENSATION}' AS releasing,
-               {kept_flags} AS flags,
-               CASE WHEN {flagged} OR calc.payable <= 0
-                         OR calc.payable > calc.auto_approve_threshold
-                    THEN '{ClaimStatus.UNDER_REVIEW}' ELSE '{ClaimStatus.APPROVED}'
-               END AS target
-        FROM calc JOIN targets tg ON tg.id = calc.id
+        SELECT id, number, marketplace_id, compensation, deductible_applied, payable,
+               limit_applied, releasing, flags, crowded,
+               CASE WHEN crowded THEN '{ClaimStatus.UNDER_REVIEW}' ELSE triaged END AS target
+        FROM crowding
         """
     )
     _analyze(cursor, CLAIMS)
@@ -385,6 +445,39 @@ def raise_recoveries(cursor, now: dt.datetime) -> int:
     return max(cursor.rowcount, 0)
 
 
+def _note_releases(cursor, now: dt.datetime) -> None:
+    """Write on the logged release of each claim a shared limit cut, or that the claims
+    released with it crowded out, what the triage of `claims.lifecycle` would say of it.
+
+    Few releases are, so each note is written on its claims in parts.
+    """
+    cursor.execute(
+        f"SELECT id, payable, limit_applied, target, crowded FROM {CLAIMS}"
+        f" WHERE releasing AND (crowded OR limit_applied IN ({_quote_list(SHARED_LIMITS)}))"
+    )
+    noted: dict[str, list[int]] = {}
+    for pk, payable, limit_applied, target, crowded in cursor.fetchall():
+        note = (
+            _(
+                "The claims of the policy released with this one take the room of its limits "
+                "first: it goes to an adjuster."
+            )
+            if crowded
+            else route_note(
+                target=target,
+                payable=Decimal(str(payable)).quantize(CENT),
+                limit_applied=limit_applied,
+            )
+        )
+        if note:
+            noted.setdefault(note, []).append(pk)
+    for note, ids in noted.items():
+        for start in range(0, len(ids), NOTE_PART):
+            ClaimTransition.objects.filter(
+                claim_id__in=ids[start : start + NOTE_PART], transition="release", at=now
+            ).update(note=note)
+
+
 def log_releases(cursor, now: dt.datetime) -> int:
     """Log the released claims' transitions in one statement and queue what follows them."""
     cursor.execute(
@@ -395,6 +488,7 @@ def log_releases(cursor, now: dt.datetime) -> int:
         [ClaimStatus.AWAITING_COMPENSATION, _db_time(now), ActorKind.SYSTEM],
     )
     released = max(cursor.rowcount, 0)
+    _note_releases(cursor, now)
     cursor.execute(
         f"SELECT id, number, marketplace_id, payable, target FROM {CLAIMS} WHERE releasing"
     )

@@ -111,7 +111,7 @@ def test_claims_waiting_for_the_system_or_approved_for_nothing_are_left_waiting(
         claim=approved, transition="triage", source_state="submitted", target_state="approved"
     )
     by_adjuster, for_nothing = (
-        factories.ClaimFactory(status=ClaimStatus.APPROVED, payable_amount=payable)
+        factories.ClaimFactory(status=ClaimStatus.APPROVED, payable_amount=payable, held=False)
         for payable in (D("4000.00"), D("0.00"))
     )
     for claim in (by_adjuster, for_nothing):

@@ -1,7 +1,9 @@
 """The set-based reconciliation of claims/reconciliation/sql.py against the Python rules it
 mirrors: on any policy, each claim the run touches ends with the money, flags and state that
-`calculate_payable`, `release_flags` and `triage_target` give."""
+`calculate_payable`, `release_flags` and `triage_target` give, the claims it releases for
+approval together holding no more than the limits' room."""
 
+import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,16 +15,29 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from claims.assessment import claim_calculate, claim_due_on, event_key, release_flags
-from claims.calculation import Calculation, calculate_payable, recovery_due, triage_target
+from claims.calculation import (
+    HOLDING,
+    Calculation,
+    calculate_payable,
+    recovery_due,
+    triage_target,
+)
 from claims.choices import (
     ClaimFlag,
     ClaimStatus,
     CompensationReason,
+    LimitApplied,
     RecoveryStatus,
     RunState,
 )
 from claims.compensation import claim_for_compensation, compensation_match
-from claims.models import Claim, MarketplaceCompensation, ReconciliationRun, Recovery
+from claims.models import (
+    Claim,
+    ClaimTransition,
+    MarketplaceCompensation,
+    ReconciliationRun,
+    Recovery,
+)
 from claims.reconciliation.run import reconciliation_run, reconciliation_start
 from policies.calculation import ZERO, money
 from policies.calendar import add_working_days
@@ -95,7 +110,11 @@ def worlds_of(
                 st.lists(st.sampled_from(list(ClaimFlag)), unique=True, max_size=3),
             ),
             "paused_days": st.integers(0, 5),
+            # Of the loss: what a paid claim was paid, or an approved one holds.
             "payout_percent": st.integers(1, 100),
+            "held_by": st.sampled_from(
+                [LimitApplied.NONE, LimitApplied.PER_EVENT, LimitApplied.AGGREGATE]
+            ),
             # Each at most half the payout, so what is raised never exceeds what was paid.
             "recoveries": st.lists(st.tuples(st.integers(1, 50), st.booleans()), max_size=2),
             "prior_compensation": st.none() | paid,
@@ -129,6 +148,7 @@ class Built:
     policy: Policy
     claims: list[Claim] = field(default_factory=list)
     paid: dict[int, Decimal] = field(default_factory=dict)
+    held: dict[int, Decimal] = field(default_factory=dict)
     received: dict[int, Decimal] = field(default_factory=dict)
     raised: dict[int, Decimal] = field(default_factory=dict)
     new_records: list[MarketplaceCompensation] = field(default_factory=list)
@@ -188,6 +208,13 @@ def build(world: dict) -> Built:
         )
         built.claims.append(claim)
         built.paid[claim.pk] = built.received[claim.pk] = built.raised[claim.pk] = ZERO
+        built.held[claim.pk] = ZERO
+        if status in HOLDING:
+            claim.payable_amount = built.held[claim.pk] = money(
+                claim.loss_amount * spec["payout_percent"] / 100
+            )
+            claim.limit_applied = spec["held_by"]
+            claim.save(update_fields=["payable_amount", "limit_applied"])
         if status == ClaimStatus.PAID:
             payout = max(D("0.01"), money(claim.loss_amount * spec["payout_percent"] / 100))
             factories.PayoutFactory(claim=claim, amount=payout)
@@ -240,12 +267,13 @@ def fitting_reason(peril: str) -> str:
 
 
 def expected_calculation(*, built: Built, claim: Claim, compensation: Decimal) -> Calculation:
-    """Return `calculate_payable` over the built facts: the other claims' payouts and
-    money received back, on the policy and on the claim's event."""
+    """Return `calculate_payable` over the built facts: the other claims' payouts, holds and
+    money received back, on the policy and on the claim's event, and what the claim holds."""
     version = built.policy.product_version
     terms = version.covers.get(cover=claim.cover)
     others = [other for other in built.claims if other.pk != claim.pk]
     same_event = [other for other in others if other.event_key == claim.event_key]
+    holding = claim.status in HOLDING
     return calculate_payable(
         loss=claim.loss_amount,
         compensation=compensation,
@@ -258,7 +286,38 @@ def expected_calculation(*, built: Built, claim: Claim, compensation: Decimal) -
         aggregate_limit=version.aggregate_limit,
         policy_paid_by_others=sum((built.paid[o.pk] for o in others), start=ZERO),
         policy_recovery_received=sum((built.received[o.pk] for o in others), start=ZERO),
+        event_held_by_others=sum((built.held[o.pk] for o in same_event), start=ZERO),
+        policy_held_by_others=sum((built.held[o.pk] for o in others), start=ZERO),
+        held=built.held[claim.pk] if holding else None,
+        held_by=claim.limit_applied if holding else LimitApplied.NONE,
     )
+
+
+def expected_crowded(*, built: Built, calcs: dict[int, Calculation]) -> set[int]:
+    """Return the released claims that triage would approve but the room the claims released
+    before them (in the order filed) leaves too short: they go to a person."""
+    threshold = built.policy.product_version.auto_approve_threshold
+    crowded, policy_queue, event_queue = set(), ZERO, {}
+    for claim in sorted(built.claims, key=lambda c: c.pk):
+        calc = calcs.get(claim.pk)
+        if calc is None or claim.status != ClaimStatus.AWAITING_COMPENSATION:
+            continue
+        target = triage_target(
+            cover=claim.cover,
+            flags=release_flags(flags=claim.flags),
+            payable=calc.payable,
+            auto_approve_threshold=threshold,
+            compensation_known=True,
+        )
+        if target != ClaimStatus.APPROVED:
+            continue
+        policy_queue += calc.payable
+        event_queue[claim.event_key] = event_queue.get(claim.event_key, ZERO) + calc.payable
+        if policy_queue > calc.aggregate_room or (
+            calc.event_room is not None and event_queue[claim.event_key] > calc.event_room
+        ):
+            crowded.add(claim.pk)
+    return crowded
 
 
 def reconcile() -> ReconciliationRun:
@@ -279,6 +338,21 @@ def assert_reconciliation_matches_python(built: Built) -> None:
         if claim is not None:
             counted.setdefault(claim.pk, []).append(record)
     today = timezone.localdate()
+    compensations = {
+        pk: built.prior_compensation[pk] + sum((record.amount for record in records), start=ZERO)
+        for pk, records in counted.items()
+    }
+    calcs = {
+        pk: expected_calculation(built=built, claim=before[pk], compensation=compensation)
+        for pk, compensation in compensations.items()
+    }
+    # What the Python path reads, before the run moves what the other claims hold.
+    python = {}
+    for pk, compensation in compensations.items():
+        probe = copy.copy(before[pk])
+        probe.compensation_amount = compensation
+        python[pk] = claim_calculate(claim=probe)
+    crowded = expected_crowded(built=built, calcs=calcs)
 
     run = reconcile()
 
@@ -298,12 +372,9 @@ def assert_reconciliation_matches_python(built: Built) -> None:
             assert claim_state(after) == claim_state(was)
             assert new_recoveries == []
             continue
-        compensation = built.prior_compensation[after.pk] + sum(
-            (record.amount for record in counted[after.pk]), start=ZERO
-        )
-        calc = expected_calculation(built=built, claim=was, compensation=compensation)
+        compensation, calc = compensations[after.pk], calcs[after.pk]
         event(f"limit applied: {calc.limit_applied or 'none'}")
-        assert claim_calculate(claim=after) == calc
+        assert python[after.pk] == calc
         assert (
             after.compensation_amount,
             after.deductible_amount,
@@ -334,6 +405,10 @@ def assert_reconciliation_matches_python(built: Built) -> None:
             auto_approve_threshold=built.policy.product_version.auto_approve_threshold,
             compensation_known=True,
         )
+        if after.pk in crowded:
+            target = ClaimStatus.UNDER_REVIEW
+            event("crowded out")
+            assert ClaimTransition.objects.get(claim=after, transition="release").note
         event(f"released to {target}")
         assert (after.status, after.flags) == (target, flags)
         assert (after.sla_started_on, after.sla_paused_days) == (today, 0)
@@ -478,3 +553,46 @@ def test_release_starts_the_decision_clock_anew_without_the_days_paused_before(r
     assert claim.status == ClaimStatus.UNDER_REVIEW
     assert (claim.sla_started_on, claim.sla_paused_days) == (today, 0)
     assert claim.due_on == add_working_days(today, 14)
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one run each", "one run"])
+def test_claims_released_never_hold_more_than_the_aggregate_limit(together):
+    # given two waiting claims of one policy, each 7,500 once compensated; room for 10,000
+    policy = factories.PolicyFactory(product_version__aggregate_limit=D("10000.00"))
+    first, second = (
+        factories.ClaimFactory(
+            status=ClaimStatus.AWAITING_COMPENSATION,
+            source="marketplace",
+            shipment=factories.ShipmentFactory(policy=policy),
+        )
+        for _ in range(2)
+    )
+
+    # when the marketplace's compensation of both comes in one run, or in a run each
+    for claim in (first, second):
+        factories.CompensationFactory(
+            shipment=None,
+            shipment_external_id=claim.shipment.external_id,
+            seller=claim.seller,
+            marketplace=claim.marketplace,
+            amount=D("4000.00"),
+        )
+        if not together:
+            reconcile()
+    if together:
+        reconcile()
+
+    # then the first holds 7,500; the second is approved for what is left after it, or, when
+    # both were decided at once, goes to a person
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.payable_amount) == (ClaimStatus.APPROVED, D("7500.00"))
+    if together:
+        assert second.status == ClaimStatus.UNDER_REVIEW
+        assert ClaimTransition.objects.get(claim=second, transition="release").note
+    else:
+        assert (second.status, second.payable_amount) == (ClaimStatus.APPROVED, D("2500.00"))
+    held = sum(
+        c.payable_amount for c in Claim.objects.filter(policy=policy, status=ClaimStatus.APPROVED)
+    )
+    assert held <= D("10000.00")

@@ -117,6 +117,46 @@ def test_the_sweep_sends_again_a_row_whose_worker_never_finished_it(settings):
     assert claim.status != ClaimStatus.SUBMITTED
 
 
+def test_the_sweep_leaves_a_follow_up_to_the_retries_celery_is_making(settings, monkeypatch):
+    """E-mail retries an I/O error itself, under the same task id: each retry starts the
+    sweep's clock again, so the sweep sends no second copy while they go on."""
+    from celery import current_app
+
+    from claims.outputs import notifications
+    from claims.tasks import claims_status_notify_task
+
+    def smtp_down(**_kwargs):
+        raise ConnectionRefusedError("the mail server refused the connection")
+
+    monkeypatch.setattr(notifications, "claims_status_notify", smtp_down)
+    long_ago = timezone.now() - settings.OUTBOX_REDISPATCH_AFTER - dt.timedelta(minutes=1)
+    sent = OutboxMessage.objects.create(
+        task=claims_status_notify_task.name,
+        kwargs={"changes": []},
+        status=OutboxStatus.DISPATCHED,
+        attempts=1,
+        created_at=long_ago,
+        dispatched_at=long_ago,
+    )
+
+    # Run as a worker would, every retry in turn, to the last one's failure (eager retries
+    # run nested, each raising unless nothing propagates).
+    current_app.conf.task_eager_propagates = False
+    try:
+        result = claims_status_notify_task.apply(
+            kwargs=sent.kwargs, task_id=outbox._task_id(sent.pk, 1)
+        )
+    finally:
+        current_app.conf.task_eager_propagates = True
+    resent = outbox.outbox_sweep()
+
+    sent.refresh_from_db()
+    assert isinstance(result.result, ConnectionRefusedError)
+    assert resent == 0
+    assert (sent.status, sent.attempts) == (OutboxStatus.DISPATCHED, 1)
+    assert sent.dispatched_at > long_ago + dt.timedelta(minutes=1)
+
+
 def test_a_row_sent_too_often_is_given_up_for_a_person(settings):
     now = timezone.now()
     stalled = OutboxMessage.objects.create(

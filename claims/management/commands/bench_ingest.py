@@ -288,7 +288,8 @@ class Command(BaseCommand):
         from celery import Celery
 
         app = Celery(broker=BENCH_BROKER_URL, set_as_current=False)
-        app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        # Every queue the follow-ups are routed to.
+        app.conf.task_queues = settings.CELERY_TASK_QUEUES
         return app.control.purge() or 0
 
     def _copy_into_events(self, bodies: list[bytes], marketplace: Marketplace) -> float:

@@ -90,7 +90,6 @@ STAFF = [
     ("adjuster", "Adjuster", Decimal("50000.00")),
     ("senior", "Senior adjuster", Decimal("1000000.00")),
 ]
-QUEUE = "sellercover"
 WORKER_CONCURRENCY = 3
 TASK_FAILURE = re.compile(r"Task (\S+)\[[^\]]*\] raised unexpected: (\w+)")
 EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): ", re.MULTILINE)
@@ -240,8 +239,9 @@ class Site:
                 *(
                     "--pool=prefork",
                     f"--concurrency={WORKER_CONCURRENCY}",
+                    # One worker for the soak's every queue (the Procfile runs one a queue).
                     "--queues",
-                    QUEUE,
+                    ",".join(settings.CELERY_TASK_QUEUES),
                     "--loglevel=warning",
                 ),
                 *("--without-heartbeat", "--without-gossip", "--without-mingle"),

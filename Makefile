@@ -46,6 +46,8 @@ test-deps:
 
 # Links in the e-mails the demo prints point at the port it serves on.
 run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+# runserver's advice against itself in production is for the production of `make up`.
+run: export DJANGO_RUNSERVER_HIDE_WARNING = true
 run: system-deps install
 	@$(BIN)/python manage.py migrate --noinput -v0
 	@$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/

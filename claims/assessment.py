@@ -1,6 +1,7 @@
 """A claim's assessment: its payable, its flags, its due date and every time window it runs on."""
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
@@ -25,7 +26,7 @@ from claims.selectors import (
     event_paid_by_others,
     policy_usage,
 )
-from policies.calendar import add_working_days
+from policies.calendar import add_working_days, working_days_between
 from policies.choices import COVER_BY_PERIL, EVENT_KIND_BY_PERIL, Cover, Peril
 from policies.models import Shipment, ShipmentEvent
 
@@ -82,6 +83,56 @@ def claim_due_on(claim: Claim) -> dt.date | None:
     if claim.status == ClaimStatus.APPROVED and claim.decided_at:
         return add_working_days(timezone.localdate(claim.decided_at), PAYMENT_WORKING_DAYS)
     return None
+
+
+@dataclass(frozen=True)
+class SlaClock:
+    """The service level running on a claim, in working days: the decision's or the payment's."""
+
+    payment: bool
+    allowed: int
+    used: int
+    # Working days the decision clock stood still while the claim waited on the seller.
+    paused: int
+    running: bool
+    due_on: dt.date | None
+    overdue: bool
+
+
+def claim_sla_clock(claim: Claim, *, today: dt.date) -> SlaClock | None:
+    """Return the claim's service-level clock as of `today`; None where none runs (a claim
+    waiting on the marketplace, or decided and done with)."""
+    if claim.status == ClaimStatus.APPROVED and claim.decided_at:
+        start = timezone.localdate(claim.decided_at)
+        due = add_working_days(start, PAYMENT_WORKING_DAYS)
+        return SlaClock(
+            payment=True,
+            allowed=PAYMENT_WORKING_DAYS,
+            used=working_days_between(start, today),
+            paused=0,
+            running=True,
+            due_on=due,
+            overdue=due < today,
+        )
+    deciding = (ClaimStatus.SUBMITTED, ClaimStatus.UNDER_REVIEW, ClaimStatus.INFO_REQUESTED)
+    if claim.status not in deciding or not claim.sla_started_on:
+        return None
+    paused = claim.sla_paused_days
+    waiting = claim.status == ClaimStatus.INFO_REQUESTED and claim.info_requested_at is not None
+    if waiting:
+        # The pause running now: the due date moves on until the seller answers.
+        paused += working_days_between(timezone.localdate(claim.info_requested_at), today)
+    allowed = DECISION_WORKING_DAYS + paused
+    due = None if waiting else add_working_days(claim.sla_started_on, allowed)
+    return SlaClock(
+        payment=False,
+        allowed=DECISION_WORKING_DAYS,
+        used=max(0, working_days_between(claim.sla_started_on, today) - paused),
+        paused=paused,
+        running=not waiting,
+        due_on=due,
+        overdue=due is not None and due < today,
+    )
 
 
 def claim_calculate(*, claim: Claim) -> Calculation:

@@ -6,6 +6,7 @@ change; the labels may.
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from policies.choices import Cover
 
@@ -30,6 +31,38 @@ OPEN_STATUSES = (
     ClaimStatus.INFO_REQUESTED,
     ClaimStatus.APPROVED,
 )
+
+
+class ClaimStep(models.TextChoices):
+    """The steps of a claim's log (`ClaimTransition.transition`): its transitions by name,
+    and the sign-off steps, which move no state."""
+
+    CREATE = "create", pgettext_lazy("claim step", "Created")
+    SUBMIT = "submit", pgettext_lazy("claim step", "Submitted")
+    TRIAGE = "triage", pgettext_lazy("claim step", "Triaged")
+    RELEASE = "release", pgettext_lazy("claim step", "Released after the compensation wait")
+    START_REVIEW = "start_review", pgettext_lazy("claim step", "Review started")
+    REQUEST_INFO = "request_info", pgettext_lazy("claim step", "Information requested")
+    PROVIDE_INFO = "provide_info", pgettext_lazy("claim step", "Information provided")
+    REQUEST_SIGNOFF = "request_signoff", pgettext_lazy("claim step", "Sent for sign-off")
+    SIGN_OFF = "sign_off", pgettext_lazy("claim step", "Signed off")
+    SEND_BACK = "send_back", pgettext_lazy("claim step", "Sent back by the senior adjuster")
+    APPROVE = "approve", pgettext_lazy("claim step", "Approved")
+    REJECT = "reject", pgettext_lazy("claim step", "Rejected")
+    PAY = "pay", pgettext_lazy("claim step", "Paid")
+    WITHDRAW = "withdraw", pgettext_lazy("claim step", "Withdrawn")
+    REOPEN = "reopen", pgettext_lazy("claim step", "Reopened")
+    CLOSE = "close", pgettext_lazy("claim step", "Closed")
+
+
+class RunTrigger(models.TextChoices):
+    """What started a reconciliation run (`ReconciliationRun.trigger`)."""
+
+    SCHEDULE = "schedule", _("The schedule")
+    ADMIN = "admin", _("An adjuster, in the admin")
+    COMMAND = "command", _("The reconcile command")
+    SMOKE = "smoke", _("The smoke test")
+    BENCHMARK = "benchmark", _("A benchmark")
 
 
 class ClaimSource(models.TextChoices):
@@ -120,6 +153,7 @@ class CompensationSource(models.TextChoices):
 
 class RecoveryStatus(models.TextChoices):
     OPEN = "open", _("Owed by the seller")
+    PARTLY_RECEIVED = "partly_received", _("Partly received")
     RECEIVED = "received", _("Received")
 
 
@@ -210,3 +244,39 @@ class ReportIgnoredReason(models.TextChoices):
     # Commission, acquiring, storage, fines, packaging and the like.
     CHARGE = "charge", _("A marketplace charge")
     UNKNOWN_OPERATION = "unknown_operation", _("An operation of unknown kind")
+
+
+class SystemNote(models.TextChoices):
+    """What the system writes on a claim's log; each label is the note's wording, with
+    its parameters (claims/notes.py)."""
+
+    APPROVED_PER_EVENT_ROOM = (
+        "approved_per_event_room",
+        _("Approved for %(payable)s: what the per-event limit still allows."),
+    )
+    APPROVED_AGGREGATE_ROOM = (
+        "approved_aggregate_room",
+        _("Approved for %(payable)s: what the policy's aggregate limit still allows."),
+    )
+    NO_PER_EVENT_ROOM = (
+        "no_per_event_room",
+        _("Nothing is left of the per-event limit for this claim."),
+    )
+    NO_AGGREGATE_ROOM = (
+        "no_aggregate_room",
+        _("Nothing is left of the policy's aggregate limit for this claim."),
+    )
+    CROWDED_OUT = (
+        "crowded_out",
+        _(
+            "The claims of the policy released with this one take the room of its limits "
+            "first: it goes to an adjuster."
+        ),
+    )
+    PAID = "paid", _("Paid %(amount)s, reference %(reference)s.")
+    CLOSED_NO_REPLY = (
+        "closed_no_reply",
+        _("Closed: the information asked for did not come within %(days)s days."),
+    )
+    CLOSED_APPEAL_OVER = "closed_appeal_over", _("Closed: the time to appeal has run out.")
+    FEE_CANCELLED = "fee_cancelled", _("The marketplace cancelled the fee (report row %(row)s).")

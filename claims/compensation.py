@@ -25,14 +25,17 @@ from claims.models import (
     Claim,
     MarketplaceCompensation,
     Recovery,
+    RecoveryReceipt,
 )
-from claims.selectors import claim_paid, claim_recoveries_raised
+from claims.selectors import claim_paid, claim_recoveries_raised, recovery_received
+from claims.templatetags.money import rub
 from policies.actors import Actor
+from policies.calculation import money
 from policies.choices import (
     ActorKind,
     Peril,
 )
-from policies.errors import DomainError, ErrorCode, PolicyErrorCode
+from policies.errors import ConflictError, DomainError, ErrorCode, PolicyErrorCode
 from policies.ingest import (
     ERROR,
     EXTERNAL_KEY,
@@ -322,28 +325,77 @@ def claim_money_changed(
     return claim
 
 
+def recovery_receive_allowed(user) -> bool:
+    """Whether `user` may record money a seller paid back: staff who may change recoveries."""
+    return user.is_active and user.is_staff and user.has_perm("claims.change_recovery")
+
+
+def _receipt_refused(field: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION_ERROR, message, fields={field: [message]})
+
+
 @transaction.atomic
 def recovery_receive(
-    *, recovery_id: int, received_on: dt.date, reference: str = "", actor: Actor
-) -> Recovery:
-    """Record that the seller paid a recovery back; it frees aggregate limit again."""
-    recovery = Recovery.objects.select_related("claim").get(pk=recovery_id)
-    claim_lock(claim_id=recovery.claim_id)
-    recovery = Recovery.objects.select_for_update().get(pk=recovery_id)
-    if actor.kind == ActorKind.USER and not actor.user.has_perm("claims.pay_claim"):
+    *,
+    recovery_id: int,
+    amount: Decimal,
+    received_on: dt.date,
+    reference: str,
+    actor: Actor,
+) -> RecoveryReceipt:
+    """Record a payment the seller made towards a recovery; return its receipt.
+
+    A part payment leaves the rest owed; the recovery is received once its receipts add up
+    to it. Every payment back frees as much of the aggregate limit again. The same
+    reference twice on one recovery is a replay, refused: nothing is counted twice.
+    """
+    if actor.kind == ActorKind.USER and not recovery_receive_allowed(actor.user):
         raise PermissionDeniedError(
             ErrorCode.PERMISSION_DENIED, _("You may not record money received.")
         )
-    if recovery.status == RecoveryStatus.RECEIVED:
-        raise DomainError(
+    claim_id = Recovery.objects.filter(pk=recovery_id).values_list("claim_id", flat=True).first()
+    if claim_id is None:
+        raise DomainError(ErrorCode.NOT_FOUND, _("There is no such recovery."))
+    # The claim first, then its recovery: the order every change of a claim's money takes.
+    claim_lock(claim_id=claim_id)
+    recovery = Recovery.objects.select_for_update().get(pk=recovery_id)
+    reference = reference.strip()
+    if not reference:
+        raise _receipt_refused("reference", _("Enter the payment reference."))
+    amount = None if amount is None else money(amount)
+    if amount is None or amount <= 0:
+        raise _receipt_refused("amount", _("Enter the amount received, above zero."))
+    if received_on is None or received_on > timezone.localdate():
+        raise _receipt_refused("received_on", _("The date received cannot be in the future."))
+    if recovery.receipts.filter(reference=reference).exists():
+        raise ConflictError(
+            ClaimErrorCode.RECOVERY_RECEIPT_RECORDED,
+            _("The payment %(reference)s is already recorded on this recovery.")
+            % {"reference": reference},
+            fields={"reference": [_("Already recorded on this recovery.")]},
+        )
+    owed = recovery.amount - recovery_received(recovery_id=recovery.pk)
+    if owed <= 0:
+        raise ConflictError(
             ClaimErrorCode.RECOVERY_ALREADY_RECEIVED, _("This recovery is already received.")
         )
-    recovery.status = RecoveryStatus.RECEIVED
-    recovery.received_on = received_on
-    recovery.reference = reference
-    recovery.full_clean()
-    recovery.save()
-    return recovery
+    if amount > owed:
+        message = _("Only %(owed)s is still owed on this recovery.") % {"owed": rub(owed)}
+        raise DomainError(
+            ClaimErrorCode.RECOVERY_RECEIPT_ABOVE_OWED, message, fields={"amount": [message]}
+        )
+    receipt = RecoveryReceipt(
+        recovery=recovery,
+        amount=amount,
+        received_on=received_on,
+        reference=reference,
+        recorded_by=actor.user,
+    )
+    receipt.full_clean()
+    receipt.save()
+    recovery.status = RecoveryStatus.RECEIVED if amount == owed else RecoveryStatus.PARTLY_RECEIVED
+    recovery.save(update_fields=["status"])
+    return receipt
 
 
 def compensation_link_allowed(user) -> bool:

@@ -13,7 +13,12 @@ class ClaimErrorCode(StrEnum):
     ASSESSED_ABOVE_CLAIMED = "assessed_above_claimed"
     NOT_UNDER_REVIEW = "not_under_review"
     NOTHING_PAYABLE = "nothing_payable"
+    AWAITING_SIGNOFF = "awaiting_signoff"
+    NOT_AWAITING_SIGNOFF = "not_awaiting_signoff"
+    OWN_SIGNOFF_REQUEST = "own_signoff_request"
     RECOVERY_ALREADY_RECEIVED = "recovery_already_received"
+    RECOVERY_RECEIPT_RECORDED = "recovery_receipt_recorded"
+    RECOVERY_RECEIPT_ABOVE_OWED = "recovery_receipt_above_owed"
 
 
 class PermissionDeniedError(DomainError):

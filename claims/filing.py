@@ -22,7 +22,7 @@ from claims.assessment import (
     event_key,
 )
 from claims.calculation import LIMIT_ORDER, Calculation, LimitCut, limit_cuts, triage_target
-from claims.choices import ClaimSource, ClaimStatus, EligibilityCode, MessageAuthor
+from claims.choices import ClaimSource, ClaimStatus, EligibilityCode, MessageAuthor, SystemNote
 from claims.compensation import (
     claim_money_changed,
     compensations_attach,
@@ -50,6 +50,7 @@ from claims.models import (
     ClaimTransition,
     MarketplaceCompensation,
 )
+from claims.notes import system_note
 from claims.outputs.notifications import sellers_notify_later
 from claims.outputs.webhooks import StatusChange, webhooks_status_changed_many
 from claims.tasks import claim_acknowledgement_make_task, claims_triage_task
@@ -650,7 +651,7 @@ def claim_amount_add(*, claim_id: int, amount: Decimal, note: str) -> bool:
                 claim=claim,
                 name="withdraw",
                 actor=Actor.system(),
-                note=_("The marketplace cancelled the fee (report row %(row)s).") % {"row": note},
+                system=system_note(SystemNote.FEE_CANCELLED, row=note),
             )
             return True
         claim.claimed_amount = claimed

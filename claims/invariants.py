@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from claims.choices import ClaimStatus, RecoveryStatus, RunState
+from claims.choices import ClaimStatus, RunState
 from claims.models import (
     Claim,
     ClaimTransition,
@@ -21,6 +21,7 @@ from claims.models import (
     Payout,
     ReconciliationRun,
     Recovery,
+    RecoveryReceipt,
     WebhookDelivery,
     WebhookStatus,
 )
@@ -155,11 +156,13 @@ def _net_by(claims: QuerySet[Claim], *keys: str) -> dict[tuple, object]:
         .values_list(*keys, "total")
     ):
         net[tuple(key)] += paid
+    # The receipts, in full or in part, reach their claims through their recoveries.
+    via_recovery = [f"recovery__{key}" for key in keys]
     for *key, received in (
-        Recovery.objects.filter(claim__in=claims, status=RecoveryStatus.RECEIVED)
-        .values(*keys)
+        RecoveryReceipt.objects.filter(recovery__claim__in=claims)
+        .values(*via_recovery)
         .annotate(total=Sum("amount"))
-        .values_list(*keys, "total")
+        .values_list(*via_recovery, "total")
     ):
         net[tuple(key)] -= received
     return net

@@ -83,6 +83,6 @@ def claims_close_due(*, today: dt.date) -> int:
     ).values_list("pk", flat=True)
     closed = 0
     for claim_id in list(due):
-        claim_close(claim_id=claim_id, note=_("Closed automatically."))
+        claim_close(claim_id=claim_id)
         closed += 1
     return closed

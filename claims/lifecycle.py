@@ -1,9 +1,9 @@
 """The claim lifecycle: one service per transition, each allowed only from its source states
 and only to its actors: triage and release by the system; review, information requests,
-approval within the authority limit, rejection and reopening with a reason by adjusters;
-payment by an adjuster or the payment job; withdrawal by the seller; closing by the system
-after the 30-day appeal window or 30 days without the seller's reply. (Submission, which
-completes filing, lives in claims/filing.py.)
+approval within the authority limit (above it, a senior's sign-off or send-back), rejection
+and reopening with a reason by adjusters; payment by an adjuster or the payment job;
+withdrawal by the seller; closing by the system after the 30-day appeal window or 30 days
+without the seller's reply. (Submission, which completes filing, lives in claims/filing.py.)
 
 Each service locks the claim's policy and then the claim (always in that
 order), checks who may act, moves the state through the model's transition
@@ -23,18 +23,20 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
 from claims.assessment import (
+    INFO_REPLY_WINDOW_DAYS,
     claim_due_on,
     claim_flags,
     claim_recalculate,
     compensation_known,
     release_flags,
 )
-from claims.calculation import SHARED_LIMITS, triage_target
-from claims.choices import ClaimStatus, LimitApplied, MessageAuthor, RejectionCode
+from claims.calculation import SHARED_LIMITS, Calculation, triage_target
+from claims.choices import ClaimStatus, LimitApplied, MessageAuthor, RejectionCode, SystemNote
 from claims.errors import ClaimErrorCode, PermissionDeniedError
 from claims.evidence import InspectedFile, evidence_atomic, evidence_store
 from claims.locks import claim_lock
 from claims.models import Claim, ClaimMessage, ClaimTransition, Payout
+from claims.notes import system_note, system_note_text
 from claims.outputs.notifications import sellers_notify_later
 from claims.outputs.webhooks import (
     StatusChange,
@@ -87,8 +89,11 @@ def claim_transition(
     actor: Actor,
     note: str = "",
     internal_note: str = "",
+    system: dict | None = None,
     **kwargs,
 ) -> ClaimTransition:
+    """Move the claim by `name` and log the step: `note` is a person's words, `system` the
+    system's own note (`claims.notes.system_note`)."""
     source = claim.status
     getattr(claim, name)(**kwargs)
     now = timezone.now()
@@ -103,6 +108,7 @@ def claim_transition(
         at=now,
         note=note,
         internal_note=internal_note,
+        **(system or {}),
         **actor.log_fields(),
     )
     webhook_status_changed(claim=claim, source=source, at=now)
@@ -110,30 +116,27 @@ def claim_transition(
     return logged
 
 
-def room_note(*, payable: Decimal, limit_applied: str) -> str:
-    """Return what the log says of a payable a limit shared with other claims cut: approved
-    for what that limit still allows, or nothing left of it; "" if no such limit cut it."""
+def room_note(*, payable: Decimal, limit_applied: str) -> dict:
+    """Return the system's note (`claims.notes`) of a payable a limit shared with other
+    claims cut: approved for what that limit still allows, or nothing left of it; {} if no
+    such limit cut it."""
     if limit_applied not in SHARED_LIMITS:
-        return ""
+        return {}
     per_event = limit_applied == LimitApplied.PER_EVENT
     if payable > 0:
-        text = (
-            _("Approved for %(payable)s: what the per-event limit still allows.")
-            if per_event
-            else _("Approved for %(payable)s: what the policy's aggregate limit still allows.")
+        code = (
+            SystemNote.APPROVED_PER_EVENT_ROOM if per_event else SystemNote.APPROVED_AGGREGATE_ROOM
         )
-        return text % {"payable": rub(payable)}
-    if per_event:
-        return _("Nothing is left of the per-event limit for this claim.")
-    return _("Nothing is left of the policy's aggregate limit for this claim.")
+        return system_note(code, payable=payable)
+    return system_note(SystemNote.NO_PER_EVENT_ROOM if per_event else SystemNote.NO_AGGREGATE_ROOM)
 
 
-def route_note(*, target: str, payable: Decimal, limit_applied: str) -> str:
+def route_note(*, target: str, payable: Decimal, limit_applied: str) -> dict:
     """Return the note of a triage or release to `target`: on an approval, or where nothing is
     left to pay (the claim goes to a person), what the limits shared with other claims left."""
     if target == ClaimStatus.APPROVED or payable <= 0:
         return room_note(payable=payable, limit_applied=limit_applied)
-    return ""
+    return {}
 
 
 def _route(*, claim: Claim, name: str, today: dt.date) -> None:
@@ -165,7 +168,7 @@ def _route(*, claim: Claim, name: str, today: dt.date) -> None:
     note = route_note(target=target, payable=calc.payable, limit_applied=calc.limit_applied)
     if target == ClaimStatus.APPROVED:
         claim.decided_at = timezone.now()
-    claim_transition(claim=claim, name=name, actor=Actor.system(), note=note, target=target)
+    claim_transition(claim=claim, name=name, actor=Actor.system(), system=note, target=target)
     if target == ClaimStatus.APPROVED:
         outbox_enqueue(task=claim_pay_task, claim_id=claim.pk)
 
@@ -313,13 +316,55 @@ def claim_provide_info(
     return claim
 
 
+def _step_record(*, claim: Claim, name: str, actor: Actor, note: str = "", internal: str = ""):
+    """Log a sign-off step: it moves no state, so no webhook or letter follows it."""
+    ClaimTransition.objects.create(
+        claim=claim,
+        transition=name,
+        source_state=claim.status,
+        target_state=claim.status,
+        at=timezone.now(),
+        note=note,
+        internal_note=internal,
+        **actor.log_fields(),
+    )
+
+
+def _payable_or_refuse(*, claim: Claim) -> Calculation:
+    """Return the claim's calculation worked out anew; refuse if it leaves nothing to pay."""
+    calc = claim_recalculate(claim=claim)
+    if calc.payable <= 0:
+        refused = _("Nothing is payable on claim %(number)s: reject it with a reason instead.")
+        why = system_note_text(**room_note(payable=calc.payable, limit_applied=calc.limit_applied))
+        raise DomainError(
+            ClaimErrorCode.NOTHING_PAYABLE,
+            " ".join(filter(None, [why, refused % {"number": claim.number}])),
+            extra={"limit_applied": calc.limit_applied},
+        )
+    return calc
+
+
+def _approved(*, claim: Claim, actor: Actor, calc: Calculation, note: str, internal: str = ""):
+    claim.signoff_requested_by = None
+    claim.signoff_requested_at = None
+    claim.decided_at = timezone.now()
+    claim_transition(
+        claim=claim,
+        name="approve",
+        actor=actor,
+        note=note,
+        internal_note=internal,
+        system=room_note(payable=calc.payable, limit_applied=calc.limit_applied),
+    )
+
+
 @transaction.atomic
 def claim_approve(*, claim_id: int, adjuster: User, note: str = "") -> Claim:
     """Approve within the adjuster's authority; above it, queue the claim for a senior's sign-off.
 
-    A claim waiting for sign-off stays under review with `signoff_requested_by`
-    set; approving it again by an adjuster whose limit covers the payable is
-    the sign-off. Approval above one's own limit never approves.
+    A claim waiting for sign-off stays under review with `signoff_requested_by` set and the
+    request in its log (with the note for the seller, which the sign-off carries); only
+    `claim_sign_off` approves it then. Approval above one's own limit never approves.
 
     The payable is worked out anew under the policy's lock, with what the policy's other
     claims were paid or hold: approved, the claim holds it until paid or released. A claim
@@ -329,41 +374,96 @@ def claim_approve(*, claim_id: int, adjuster: User, note: str = "") -> Claim:
     claim = claim_lock(claim_id=claim_id)
     actor = Actor.for_user(adjuster)
     claim_authorize(claim=claim, name="approve", actor=actor)
-    calc = claim_recalculate(claim=claim)
-    if calc.payable <= 0:
-        refused = _("Nothing is payable on claim %(number)s: reject it with a reason instead.")
-        why = room_note(payable=calc.payable, limit_applied=calc.limit_applied)
-        raise DomainError(
-            ClaimErrorCode.NOTHING_PAYABLE,
-            " ".join(filter(None, [why, refused % {"number": claim.number}])),
-            extra={"limit_applied": calc.limit_applied},
+    if claim.awaiting_signoff:
+        raise ConflictError(
+            ClaimErrorCode.AWAITING_SIGNOFF,
+            _("Claim %(number)s awaits the sign-off of a senior adjuster, asked by %(who)s.")
+            % {"number": claim.number, "who": claim.signoff_requested_by},
         )
+    calc = _payable_or_refuse(claim=claim)
     if calc.payable > adjuster.authority_limit:
-        if claim.signoff_requested_by_id is None:
-            claim.signoff_requested_by = adjuster
-            claim.signoff_requested_at = timezone.now()
-            claim.save()
-            return claim
+        claim.signoff_requested_by = adjuster
+        claim.signoff_requested_at = timezone.now()
+        claim.save()
+        _step_record(claim=claim, name="request_signoff", actor=actor, note=note.strip())
+        return claim
+    _approved(claim=claim, actor=actor, calc=calc, note=note)
+    return claim
+
+
+def _signoff_check(*, claim: Claim, senior: User, name: str) -> Calculation:
+    """Refuse a sign-off step on a claim that awaits none, by the adjuster who asked for it,
+    or by one whose authority limit does not cover the payable; return the calculation."""
+    claim_authorize(claim=claim, name="approve", actor=Actor.for_user(senior))
+    if not claim.awaiting_signoff:
+        raise ConflictError(
+            ClaimErrorCode.NOT_AWAITING_SIGNOFF,
+            _("Claim %(number)s awaits no sign-off.") % {"number": claim.number},
+            extra={"transition": name},
+        )
+    if claim.signoff_requested_by_id == senior.pk:
+        raise PermissionDeniedError(
+            ClaimErrorCode.OWN_SIGNOFF_REQUEST,
+            _("Another adjuster signs off the approval you asked for."),
+        )
+    calc = _payable_or_refuse(claim=claim)
+    if calc.payable > senior.authority_limit:
         raise PermissionDeniedError(
             ClaimErrorCode.OVER_AUTHORITY_LIMIT,
             _("The payable %(payable)s is above your authority limit of %(limit)s.")
-            % {"payable": calc.payable, "limit": adjuster.authority_limit},
+            % {"payable": rub(calc.payable), "limit": rub(senior.authority_limit)},
         )
-    internal = ""
-    if claim.signoff_requested_by_id and claim.signoff_requested_by_id != adjuster.pk:
-        internal = _("Signed off for %(requester)s.") % {"requester": claim.signoff_requested_by}
+    return calc
+
+
+def signoff_allowed(*, claim: Claim, user: User) -> bool:
+    """Whether `user` may sign off the claim or send it back: it awaits a sign-off asked by
+    someone else, and the user may approve it with a limit that covers its payable."""
+    return (
+        claim.awaiting_signoff
+        and claim.signoff_requested_by_id != user.pk
+        and has_transition_perm(claim.approve, user)
+        and claim.payable_amount <= user.authority_limit
+    )
+
+
+@transaction.atomic
+def claim_sign_off(*, claim_id: int, senior: User, note: str = "") -> Claim:
+    """Approve, as a senior within their own limit, a claim another adjuster asked them to.
+
+    The note for the seller is the senior's, or else the one the adjuster wrote when asking.
+    """
+    claim = claim_lock(claim_id=claim_id)
+    calc = _signoff_check(claim=claim, senior=senior, name="sign_off")
+    requester = claim.signoff_requested_by
+    asked = claim.transitions.filter(transition="request_signoff").order_by("-at", "-pk").first()
+    _approved(
+        claim=claim,
+        actor=Actor.for_user(senior),
+        calc=calc,
+        note=note.strip() or (asked.note if asked else ""),
+        internal=_("Signed off for %(requester)s.") % {"requester": requester},
+    )
+    return claim
+
+
+@transaction.atomic
+def claim_send_back(*, claim_id: int, senior: User, note: str) -> Claim:
+    """Decline to sign off: the claim stays under review, back with the adjuster who asked,
+    with the senior's note (for the adjusters, not the seller) in its log."""
+    text = _require_text(
+        note,
+        ClaimErrorCode.REASON_REQUIRED,
+        "note",
+        _("Say what the adjuster should look at again."),
+    )
+    claim = claim_lock(claim_id=claim_id)
+    _signoff_check(claim=claim, senior=senior, name="send_back")
+    claim.assignee = claim.signoff_requested_by
     claim.signoff_requested_by = None
     claim.signoff_requested_at = None
-    claim.decided_at = timezone.now()
-    claim_transition(
-        claim=claim,
-        name="approve",
-        actor=actor,
-        note="\n".join(
-            filter(None, [note, room_note(payable=calc.payable, limit_applied=calc.limit_applied)])
-        ),
-        internal_note=internal,
-    )
+    claim.save()
+    _step_record(claim=claim, name="send_back", actor=Actor.for_user(senior), internal=text)
     return claim
 
 
@@ -428,8 +528,7 @@ def claim_pay(
         claim=claim,
         name="pay",
         actor=actor,
-        note=_("Paid %(amount)s, reference %(reference)s.")
-        % {"amount": payout.amount, "reference": payout.reference},
+        system=system_note(SystemNote.PAID, amount=payout.amount, reference=payout.reference),
     )
     outbox_enqueue(task=settlement_act_make_task, claim_id=claim.pk)
     return claim
@@ -462,8 +561,14 @@ def claim_reopen(*, claim_id: int, adjuster: User, reason: str) -> Claim:
 
 
 @transaction.atomic
-def claim_close(*, claim_id: int, note: str = "") -> Claim:
+def claim_close(*, claim_id: int) -> Claim:
+    """Close a claim whose info request went unanswered, or whose time to appeal ran out."""
     claim = claim_lock(claim_id=claim_id)
     claim_authorize(claim=claim, name="close", actor=Actor.system())
-    claim_transition(claim=claim, name="close", actor=Actor.system(), note=note)
+    why = (
+        system_note(SystemNote.CLOSED_NO_REPLY, days=INFO_REPLY_WINDOW_DAYS)
+        if claim.status == ClaimStatus.INFO_REQUESTED
+        else system_note(SystemNote.CLOSED_APPEAL_OVER)
+    )
+    claim_transition(claim=claim, name="close", actor=Actor.system(), system=why)
     return claim

@@ -11,6 +11,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transi
 from claims.choices import (
     ClaimSource,
     ClaimStatus,
+    ClaimStep,
     CompensationReason,
     CompensationSource,
     DiscrepancyKind,
@@ -22,8 +23,9 @@ from claims.choices import (
     ReportOutcome,
     ReportSource,
     RunState,
+    SystemNote,
 )
-from policies.choices import Cover, Peril
+from policies.choices import Cover, Peril, choice_label
 from policies.history import audit_history
 from policies.models import (
     MONEY,
@@ -368,10 +370,21 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         pass
 
 
+# Steps of the senior's sign-off that move no state: logged among the claim's transitions for
+# the adjusters, never shown to the seller or the marketplace.
+SIGNOFF_STEPS = ("request_signoff", "send_back")
+
+
 class ClaimTransition(TransitionLog):
     claim = models.ForeignKey(
         Claim, on_delete=models.CASCADE, related_name="transitions", db_index=False
     )
+    # What the system said of the step, put into words when read (claims/notes.py): `note`
+    # holds only what a person wrote.
+    note_code = models.CharField(
+        _("system note"), max_length=32, choices=SystemNote.choices, blank=True
+    )
+    note_params = models.JSONField(_("system note's figures"), default=dict, blank=True)
 
     class Meta(TransitionLog.Meta):
         verbose_name = _("claim transition")
@@ -380,7 +393,7 @@ class ClaimTransition(TransitionLog):
         indexes = [*TransitionLog.Meta.indexes, models.Index(fields=["claim", "at"])]
 
     def __str__(self):
-        return f"{self.claim_id}: {self.source_state} → {self.target_state}"
+        return choice_label(ClaimStep, self.transition)
 
 
 class ClaimMessage(models.Model):
@@ -558,6 +571,7 @@ class MarketplaceCompensation(models.Model):
     # cost a lookup per record of every run, for nothing.
     run = models.ForeignKey(
         ReconciliationRun,
+        verbose_name=_("reconciliation run"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -598,13 +612,17 @@ class Discrepancy(models.Model):
     # Leads the unique constraint below; written only by its run (see the records' run).
     run = models.ForeignKey(
         ReconciliationRun,
+        verbose_name=_("reconciliation run"),
         on_delete=models.CASCADE,
         related_name="discrepancies",
         db_index=False,
         db_constraint=False,
     )
     compensation = models.ForeignKey(
-        MarketplaceCompensation, on_delete=models.CASCADE, related_name="discrepancies"
+        MarketplaceCompensation,
+        verbose_name=_("compensation"),
+        on_delete=models.CASCADE,
+        related_name="discrepancies",
     )
     kind = models.CharField(_("kind"), max_length=32, choices=DiscrepancyKind.choices)
     detail = models.TextField(_("detail"), blank=True)
@@ -625,7 +643,9 @@ class Discrepancy(models.Model):
 class Payout(models.Model):
     """Money the insurer paid on a claim: at most one per claim."""
 
-    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="payout")
+    claim = models.OneToOneField(
+        Claim, verbose_name=_("claim"), on_delete=models.PROTECT, related_name="payout"
+    )
     amount = money_field(_("amount"))
     paid_on = models.DateField(_("paid on"))
     reference = models.CharField(_("payment reference"), max_length=64, unique=True)
@@ -657,21 +677,23 @@ class Payout(models.Model):
 class Recovery(models.Model):
     """Money the seller owes back: the marketplace compensated after the insurer paid."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="recoveries")
+    claim = models.ForeignKey(
+        Claim, verbose_name=_("claim"), on_delete=models.PROTECT, related_name="recoveries"
+    )
     compensation = models.ForeignKey(
         MarketplaceCompensation,
+        verbose_name=_("compensation"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="recoveries",
     )
     amount = money_field(_("amount"))
+    # Follows the receipts (`recovery_receive`): open, partly received, received in full.
     status = models.CharField(
         _("status"), max_length=16, choices=RecoveryStatus.choices, default=RecoveryStatus.OPEN
     )
     raised_at = models.DateTimeField(_("raised"))
-    received_on = models.DateField(_("received on"), null=True, blank=True)
-    reference = models.CharField(_("payment reference"), max_length=64, blank=True)
 
     history = audit_history()
 
@@ -685,6 +707,45 @@ class Recovery(models.Model):
 
     def __str__(self):
         return f"{self.claim} · {self.amount}"
+
+
+class RecoveryReceipt(models.Model):
+    """One payment the seller made towards a recovery; several may settle it."""
+
+    recovery = models.ForeignKey(
+        Recovery, verbose_name=_("recovery"), on_delete=models.PROTECT, related_name="receipts"
+    )
+    amount = money_field(_("amount"))
+    received_on = models.DateField(_("received on"))
+    reference = models.CharField(_("payment reference"), max_length=64)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    history = audit_history()
+
+    class Meta:
+        verbose_name = _("recovery receipt")
+        verbose_name_plural = _("recovery receipts")
+        ordering = ["received_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="recovery_receipt_amount_positive"
+            ),
+            # A payment is recorded once: the same reference again is a replay.
+            models.UniqueConstraint(
+                fields=["recovery", "reference"], name="recovery_receipt_reference_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} · {self.amount}"
 
 
 class WebhookStatus(models.TextChoices):

@@ -1,13 +1,14 @@
 """Reads of the claims side, scoped and with their joins done."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import (
     Count,
     DecimalField,
     Exists,
+    F,
     OuterRef,
     Prefetch,
     Q,
@@ -20,8 +21,16 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from claims.calculation import HOLDING, MoneyLine, money_line
-from claims.choices import ClaimFlag, ClaimStatus, LimitApplied, RecoveryStatus, ReportOutcome
+from claims.choices import (
+    OPEN_STATUSES,
+    ClaimFlag,
+    ClaimStatus,
+    LimitApplied,
+    RecoveryStatus,
+    ReportOutcome,
+)
 from claims.models import (
+    SIGNOFF_STEPS,
     Claim,
     ClaimMessage,
     ClaimTransition,
@@ -30,6 +39,7 @@ from claims.models import (
     Payout,
     ReconciliationRun,
     Recovery,
+    RecoveryReceipt,
     ReportImport,
     ReportImportStatus,
     ReportLine,
@@ -39,7 +49,7 @@ from claims.models import (
 from claims.reports.rows import FEE_KINDS
 from policies.calculation import ZERO, money
 from policies.choices import ActorKind
-from policies.models import CoverTerms, Document, Marketplace, Seller, Shipment
+from policies.models import CoverTerms, Document, Marketplace, Policy, Seller, Shipment
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -68,13 +78,14 @@ def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> Poli
     """Return what the policy's claims were paid, what its approved claims hold and what
     sellers have paid back."""
     payouts = Payout.objects.filter(claim__policy_id=policy_id)
-    recoveries = Recovery.objects.filter(claim__policy_id=policy_id, status=RecoveryStatus.RECEIVED)
+    # What was received, in full or in part: each payment back gives its limit back.
+    receipts = RecoveryReceipt.objects.filter(recovery__claim__policy_id=policy_id)
     claims = Claim.objects.filter(policy_id=policy_id)
     if exclude_claim_id is not None:
         payouts = payouts.exclude(claim_id=exclude_claim_id)
-        recoveries = recoveries.exclude(claim_id=exclude_claim_id)
+        receipts = receipts.exclude(recovery__claim_id=exclude_claim_id)
         claims = claims.exclude(pk=exclude_claim_id)
-    return PolicyUsage(paid=_sum(payouts), recovery_received=_sum(recoveries), held=_held(claims))
+    return PolicyUsage(paid=_sum(payouts), recovery_received=_sum(receipts), held=_held(claims))
 
 
 def event_paid_by_others(*, claim: Claim) -> Decimal:
@@ -82,7 +93,9 @@ def event_paid_by_others(*, claim: Claim) -> Decimal:
     others = {"claim__policy_id": claim.policy_id, "claim__event_key": claim.event_key}
     paid = _sum(Payout.objects.filter(**others).exclude(claim_id=claim.pk))
     recovered = _sum(
-        Recovery.objects.filter(status=RecoveryStatus.RECEIVED, **others).exclude(claim_id=claim.pk)
+        RecoveryReceipt.objects.filter(recovery__claim__policy_id=claim.policy_id)
+        .filter(recovery__claim__event_key=claim.event_key)
+        .exclude(recovery__claim_id=claim.pk)
     )
     return paid - recovered
 
@@ -106,6 +119,30 @@ def claim_paid(*, claim_id: int) -> Decimal:
 
 def claim_recoveries_raised(*, claim_id: int) -> Decimal:
     return _sum(Recovery.objects.filter(claim_id=claim_id))
+
+
+def recovery_received(*, recovery_id: int) -> Decimal:
+    """Return what the seller has paid back of the recovery so far."""
+    return _sum(RecoveryReceipt.objects.filter(recovery_id=recovery_id))
+
+
+def recoveries_with_receipts(queryset: QuerySet[Recovery]) -> QuerySet[Recovery]:
+    """Annotate `received_total` and `owed_total` (what is still owed back) on each recovery,
+    and prefetch its receipts in the order they were received."""
+    received = Subquery(
+        RecoveryReceipt.objects.filter(recovery=OuterRef("pk"))
+        .values("recovery")
+        .annotate(total=Sum("amount"))
+        .values("total"),
+        output_field=_MONEY,
+    )
+    return (
+        queryset.annotate(received_total=Coalesce(received, Value(ZERO), output_field=_MONEY))
+        .annotate(owed_total=F("amount") - F("received_total"))
+        .prefetch_related(
+            Prefetch("receipts", queryset=RecoveryReceipt.objects.order_by("received_on", "pk"))
+        )
+    )
 
 
 def _per_claim_total(model, **filters) -> Subquery:
@@ -132,7 +169,13 @@ def claims_with_money(queryset: QuerySet[Claim]) -> QuerySet[Claim]:
             _per_claim_total(Recovery), Value(ZERO), output_field=_MONEY
         ),
         recovery_received_total=Coalesce(
-            _per_claim_total(Recovery, status=RecoveryStatus.RECEIVED),
+            Subquery(
+                RecoveryReceipt.objects.filter(recovery__claim=OuterRef("pk"))
+                .values("recovery__claim")
+                .annotate(total=Sum("amount"))
+                .values("total"),
+                output_field=_MONEY,
+            ),
             Value(ZERO),
             output_field=_MONEY,
         ),
@@ -195,8 +238,14 @@ def claim_list_for_marketplace(*, marketplace: Marketplace) -> QuerySet[Claim]:
         .prefetch_related(
             Prefetch(
                 "transitions",
-                queryset=ClaimTransition.objects.select_related("actor_user", "actor_marketplace"),
-            )
+                queryset=ClaimTransition.objects.exclude(
+                    transition__in=SIGNOFF_STEPS
+                ).select_related("actor_user", "actor_marketplace"),
+            ),
+            Prefetch(
+                "recoveries",
+                queryset=recoveries_with_receipts(Recovery.objects.order_by("raised_at", "pk")),
+            ),
         )
     )
 
@@ -249,11 +298,19 @@ def seller_claim_get(*, seller_id: int, number: str) -> Claim:
         claims_with_money_line(seller_claims(seller_id=seller_id))
         .select_related("payout")
         .prefetch_related(
-            Prefetch("transitions", queryset=ClaimTransition.objects.order_by("at", "pk")),
+            Prefetch(
+                "transitions",
+                queryset=ClaimTransition.objects.exclude(transition__in=SIGNOFF_STEPS).order_by(
+                    "at", "pk"
+                ),
+            ),
             Prefetch("messages", queryset=ClaimMessage.objects.order_by("created_at", "pk")),
             Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "pk")),
             Prefetch("documents", queryset=Document.objects.order_by("created_at", "pk")),
-            "recoveries",
+            Prefetch(
+                "recoveries",
+                queryset=recoveries_with_receipts(Recovery.objects.order_by("raised_at", "pk")),
+            ),
             "compensations",
         ),
         number=number,
@@ -277,7 +334,8 @@ def seller_summary(*, seller_id: int) -> SellerSummary:
     )
     paid = _sum(Payout.objects.filter(claim__seller_id=seller_id))
     owed = _sum(
-        Recovery.objects.filter(claim__seller_id=seller_id).exclude(status=RecoveryStatus.RECEIVED)
+        recoveries_with_receipts(Recovery.objects.filter(claim__seller_id=seller_id)),
+        "owed_total",
     )
     return SellerSummary(
         by_status=by_status,
@@ -301,6 +359,12 @@ def claim_sla_breached(claim: Claim, *, today: dt.date) -> bool:
     )
 
 
+def claims_open_assigned_count(*, user) -> int:
+    """Return how many open claims `user` is assigned, counted through the index of assigned
+    claims: one adjuster's, however long the queue."""
+    return Claim.objects.filter(assignee=user, status__in=OPEN_STATUSES).count()
+
+
 def claims_queue_summary(*, today: dt.date) -> dict:
     """Return the adjusters' queue in figures: claims per status, missed service levels,
     sign-offs waiting and recoveries still owed, each in one aggregate query."""
@@ -312,8 +376,10 @@ def claims_queue_summary(*, today: dt.date) -> dict:
             filter=Q(status=ClaimStatus.UNDER_REVIEW, signoff_requested_by__isnull=False),
         ),
     )
-    recoveries = Recovery.objects.exclude(status=RecoveryStatus.RECEIVED).aggregate(
-        count=Count("pk"), amount=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY)
+    recoveries = recoveries_with_receipts(
+        Recovery.objects.exclude(status=RecoveryStatus.RECEIVED)
+    ).aggregate(
+        count=Count("pk"), amount=Coalesce(Sum("owed_total"), Value(ZERO), output_field=_MONEY)
     )
     return {
         "statuses": [(code, label, per_status[code]) for code, label in ClaimStatus.choices],
@@ -425,3 +491,152 @@ def webhook_deliveries_by_status() -> dict[str, int]:
 def webhook_attempts_by_state() -> dict[str, int]:
     attempts = WebhookAttempt.objects.order_by().values_list("state").annotate(n=Count("pk"))
     return dict(attempts)
+
+
+# The seller's figures month by month (the "Figures" page): every claim's money line summed,
+# so that the months add up to exactly what the claims show one by one.
+
+
+@dataclass
+class MonthFigures:
+    """The claims of one month, by the month of their loss: their money lines summed, and how
+    many of them are in each status now.
+
+    `seller_bore` counts the assessed claims only, as their lines do: a claim not assessed yet
+    shows its loss and nothing borne.
+    """
+
+    month: dt.date | None
+    claims: int = 0
+    loss: Decimal = ZERO
+    marketplace_paid: Decimal = ZERO
+    insurer_paid: Decimal = ZERO
+    to_pay: Decimal = ZERO
+    seller_bore: Decimal = ZERO
+    owed_back: Decimal = ZERO
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def add(self, *, status: str, line: MoneyLine) -> None:
+        self.claims += 1
+        self.loss += line.loss
+        self.marketplace_paid += line.marketplace_paid
+        self.insurer_paid += line.insurer_paid
+        self.to_pay += line.to_pay
+        self.seller_bore += line.seller_bore if line.assessed else ZERO
+        self.owed_back += line.owed_back
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+@dataclass(frozen=True)
+class PolicyLimitUse:
+    """How much of a policy's aggregate limit its claims used (paid less the recoveries
+    received, as `policy_usage` counts it) and what its approved, unpaid claims hold."""
+
+    policy: Policy
+    limit: Decimal
+    used: Decimal
+    held: Decimal
+
+    @property
+    def left(self) -> Decimal:
+        return max(ZERO, self.limit - self.used - self.held)
+
+
+@dataclass(frozen=True)
+class SellerFigures:
+    months: list[MonthFigures]
+    total: MonthFigures
+    policies: list[PolicyLimitUse]
+
+
+def month_start(day: dt.date, *, back: int = 0) -> dt.date:
+    """Return the first day of the month `back` months before the month of `day`."""
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _total_per(queryset: QuerySet, *, key: str, column: str = "amount") -> Coalesce:
+    """Return `column` summed over `queryset` (filtered on an OuterRef) as a subquery."""
+    return Coalesce(
+        Subquery(
+            queryset.order_by().values(key).annotate(total=Sum(column)).values("total"),
+            output_field=_MONEY,
+        ),
+        Value(ZERO),
+        output_field=_MONEY,
+    )
+
+
+def seller_policies_limit_use(*, seller_id: int) -> list[PolicyLimitUse]:
+    """Return the seller's policies, newest first, each with its aggregate limit used and
+    held, in one query."""
+    policy = OuterRef("pk")
+    policies = (
+        Policy.objects.filter(seller_id=seller_id)
+        .select_related("product_version")
+        .annotate(
+            paid=_total_per(Payout.objects.filter(claim__policy=policy), key="claim__policy"),
+            received=_total_per(
+                Recovery.objects.filter(claim__policy=policy, status=RecoveryStatus.RECEIVED),
+                key="claim__policy",
+            ),
+            held=_total_per(
+                Claim.objects.filter(policy=policy, status__in=HOLDING),
+                key="policy",
+                column="payable_amount",
+            ),
+        )
+        .order_by("-period_start", "-pk")
+    )
+    return [
+        PolicyLimitUse(
+            policy=policy,
+            limit=money(policy.product_version.aggregate_limit),
+            used=money(policy.paid - policy.received),
+            held=money(policy.held),
+        )
+        for policy in policies
+    ]
+
+
+# What the figures read of a claim: its money line's fields and the month of its loss.
+_FIGURES_FIELDS = (
+    "status",
+    "event_date",
+    "claimed_amount",
+    "assessed_amount",
+    "compensation_amount",
+    "deductible_amount",
+    "payable_amount",
+    "limit_applied",
+    "policy_id",
+)
+
+
+def seller_figures(*, seller_id: int, today: dt.date, months: int = 12) -> SellerFigures:
+    """Return the seller's claims of the last `months` months (this one included) summed
+    month by month from their money lines, oldest month first, every month present; their
+    total; and the aggregate limit each policy has used.
+
+    A draft is no claim yet and is left out. The claims are read in one query, however many.
+    """
+    first, end = month_start(today, back=months - 1), month_start(today, back=-1)
+    by_month = {
+        month_start(today, back=back): MonthFigures(month=month_start(today, back=back))
+        for back in range(months - 1, -1, -1)
+    }
+    total = MonthFigures(month=None)
+    claims = claims_with_money_line(
+        Claim.objects.filter(seller_id=seller_id, event_date__gte=first, event_date__lt=end)
+        .exclude(status=ClaimStatus.DRAFT)
+        .only(*_FIGURES_FIELDS)
+    ).order_by()
+    for claim in claims.iterator(chunk_size=2000):
+        line = claim_money_line(claim)
+        by_month[month_start(claim.event_date)].add(status=claim.status, line=line)
+        total.add(status=claim.status, line=line)
+    return SellerFigures(
+        months=list(by_month.values()),
+        total=total,
+        policies=seller_policies_limit_use(seller_id=seller_id),
+    )

@@ -113,6 +113,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Tests in memory, as Django does for SQLite. Said outright: under the metrics backend
+    # below, pytest-django no longer sees SQLite and would name a file per xdist worker
+    # after this database's path.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
 else:
     # Random reads on SSD storage, the hot indexes in memory, cost about what sequential
     # ones do. At PostgreSQL's default of 4 (spinning disks) the planner answers a batch's
@@ -235,6 +239,19 @@ RECONCILIATION_WORKERS = env.int("RECONCILIATION_WORKERS", default=2)
 
 # The insurer named as issuer in the header of every generated document.
 INSURER_NAME = env("INSURER_NAME", default="АО «Страховая компания „Селлерковер“»")
+# The insurer's bank account, shown to a seller who owes a recovery back. The defaults are
+# the demo's made-up details: production sets its own.
+INSURER_PAYMENT_DETAILS = {
+    "recipient": env("INSURER_PAYMENT_RECIPIENT", default=INSURER_NAME),
+    "tax_id": env("INSURER_PAYMENT_TAX_ID", default="7700000000"),
+    "kpp": env("INSURER_PAYMENT_KPP", default="770001001"),
+    "bank": env("INSURER_PAYMENT_BANK", default="АО «Демобанк», г. Москва"),
+    "bic": env("INSURER_PAYMENT_BIC", default="044525000"),
+    "account": env("INSURER_PAYMENT_ACCOUNT", default="40701810000000000001"),
+    "correspondent_account": env(
+        "INSURER_PAYMENT_CORRESPONDENT_ACCOUNT", default="30101810000000000000"
+    ),
+}
 
 # Celery: with no broker configured, tasks run eagerly in the calling process.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -519,6 +536,12 @@ LOGGING = {
         "weasyprint": {"level": "WARNING"},
         # The demo's runserver already prints a line per request.
         "django_structlog": {"level": "WARNING" if LOG_FORMAT == "console" else "INFO"},
+        # The demo's console shows its URL, logins and key, not each start's narration:
+        # django-axes announcing itself and the autoreloader watching or reloading.
+        "axes": {"level": "WARNING" if LOG_FORMAT == "console" else "INFO"},
+        "django.utils.autoreload": {"level": "WARNING" if LOG_FORMAT == "console" else "INFO"},
+        # The demo's in-memory broker has no host to name; kombu warns of that on each start.
+        "kombu.connection": {"level": "ERROR" if CELERY_BROKER_URL == "memory://" else "WARNING"},
     },
 }
 # --- end of health, metrics and logs ---

@@ -1,15 +1,23 @@
+from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import HistoricalChanges
 
+from policies.choices import PolicyStatus, PolicyStep, choice_label
 from policies.forms import DateField, DecimalField
 from policies.models import (
     CoverTerms,
@@ -37,7 +45,41 @@ from policies.validators import field_rules
 admin.site.unregister(APIKey)
 
 
-class ViewOnlyAdmin(admin.ModelAdmin):
+class CaseTitlesMixin:
+    """Page titles that name the model in the accusative, as Russian's "Выберите …",
+    "Добавить …", "Изменить …" and "Просмотреть …" want ("Выберите выплату"): Django puts
+    the nominative verbose name in them.
+
+    `verbose_name_accusative` is that form, `pgettext_lazy("accusative", <verbose name>)`;
+    a name whose accusative is its nominative (полис, документ) needs none.
+    """
+
+    verbose_name_accusative = None
+
+    def _title(self, text: str) -> str:
+        return text % (self.verbose_name_accusative or self.opts.verbose_name)
+
+    def changelist_view(self, request, extra_context=None):
+        # Django's own choice of title, and its own wording.
+        if IS_POPUP_VAR in request.GET:
+            title = self._title(gettext("Select %s"))
+        elif self.has_change_permission(request):
+            title = self._title(gettext("Select %s to change"))
+        else:
+            title = self._title(gettext("Select %s to view"))
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if add:
+            context["title"] = self._title(gettext("Add %s"))
+        elif self.has_change_permission(request, obj):
+            context["title"] = self._title(gettext("Change %s"))
+        else:
+            context["title"] = self._title(gettext("View %s"))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+class ViewOnlyAdmin(CaseTitlesMixin, admin.ModelAdmin):
     """Rows written only through the domain services (API, jobs, seller pages)."""
 
     def has_add_permission(self, request):
@@ -67,7 +109,7 @@ class InputRulesMixin:
         return formfield
 
 
-class AuditedAdmin(InputRulesMixin, SimpleHistoryAdmin):
+class AuditedAdmin(CaseTitlesMixin, InputRulesMixin, SimpleHistoryAdmin):
     """An admin whose History page lists each recorded change: who, when, before and after."""
 
     def history_view_title(self, request, obj):
@@ -92,8 +134,14 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+# The apps whose permissions a person may be given one by one (of their models today, not of
+# a model long moved away); roles are groups (the claims migration 0003_roles).
+PRODUCT_APPS = ("claims", "policies")
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(CaseTitlesMixin, DjangoUserAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "user")
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "seller", "is_staff", "authority_limit"]
     list_filter = ["is_staff", "is_active", "groups"]
@@ -122,9 +170,66 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
     ]
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Roles come through groups; a permission given one by one is one of the product's
+        # own, never a library's (whose names no one here translates or needs).
+        if db_field.name == "user_permissions":
+            models = [
+                model
+                for name in PRODUCT_APPS
+                for model in apps.get_app_config(name).get_models()
+                # The audit's copies are read through their model's history page.
+                if not issubclass(model, HistoricalChanges)
+            ]
+            kinds = ContentType.objects.get_for_models(*models).values()
+            kwargs["queryset"] = Permission.objects.filter(content_type__in=kinds).select_related(
+                "content_type"
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+# The package's key fields carry no verbose names: labelled here, in the reader's language.
+API_KEY_LABELS = {
+    "prefix": _("prefix"),
+    "name": _("name"),
+    "created": _("created"),
+    "revoked": _("revoked"),
+    "expiry_date": _("expires"),
+}
+
+
+class MarketplaceApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = MarketplaceApiKey
+        fields = ["name", "revoked", "expiry_date"]
+        # The admin labels its read-only fields from these too.
+        labels = API_KEY_LABELS
+        help_texts = {
+            "name": _("Any name that tells the key apart; it need not be unique."),
+            "revoked": _("A revoked key no longer works; this cannot be undone."),
+            "expiry_date": _("Once the key has expired, it no longer works."),
+        }
+
+
+def api_key_column(name: str, **kwargs):
+    """Return a list column showing the package's field `name` under its label."""
+
+    def show(key):
+        return getattr(key, name)
+
+    show.__name__ = name
+    return admin.display(description=API_KEY_LABELS[name], ordering=name, **kwargs)(show)
+
+
+class ApiKeyRevokedFilter(admin.BooleanFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = API_KEY_LABELS["revoked"]
+
 
 class MarketplaceApiKeyInline(ReadOnlyInline):
     model = MarketplaceApiKey
+    form = MarketplaceApiKeyForm
     fields = ["prefix", "name", "created", "last_used_at", "revoked"]
     readonly_fields = fields
 
@@ -170,8 +275,11 @@ class MarketplaceAdmin(AuditedAdmin):
 
 @admin.register(MarketplaceApiKey)
 class MarketplaceApiKeyAdmin(AuditedAdmin, APIKeyModelAdmin):
-    list_display = ["prefix", "name", "marketplace", "created", "last_used_at", "revoked"]
-    list_filter = ["marketplace", "revoked"]
+    form = MarketplaceApiKeyForm
+    list_display = [api_key_column("prefix"), api_key_column("name"), "marketplace"]
+    list_display += [api_key_column("created"), "last_used_at"]
+    list_display += [api_key_column("revoked", boolean=True)]
+    list_filter = ["marketplace", ("revoked", ApiKeyRevokedFilter)]
     list_select_related = ["marketplace"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -181,6 +289,7 @@ class MarketplaceApiKeyAdmin(AuditedAdmin, APIKeyModelAdmin):
 
 @admin.register(Seller)
 class SellerAdmin(AuditedAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "seller")
     list_display = ["legal_name", "tax_id", "marketplace", "external_id", "email", "language"]
     list_filter = ["marketplace", "language"]
     list_select_related = ["marketplace"]
@@ -221,6 +330,7 @@ class CoverTermsInline(InputRulesMixin, admin.TabularInline):
 
 @admin.register(ProductVersion)
 class ProductVersionAdmin(AuditedAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "product version")
     list_display = ["__str__", "effective_from", "aggregate_limit", "auto_approve_threshold"]
     list_filter = ["product"]
     list_select_related = ["product"]
@@ -269,8 +379,24 @@ class ProductVersionAdmin(AuditedAdmin):
 
 class PolicyTransitionInline(ReadOnlyInline):
     model = PolicyTransition
-    fields = ["at", "transition", "source_state", "target_state", "actor_label", "note"]
+    fields = ["at", "step", "source", "target", "actor", "note"]
     readonly_fields = fields
+
+    @admin.display(description=_("step"))
+    def step(self, transition):
+        return choice_label(PolicyStep, transition.transition)
+
+    @admin.display(description=pgettext_lazy("state", "from"))
+    def source(self, transition):
+        return choice_label(PolicyStatus, transition.source_state)
+
+    @admin.display(description=pgettext_lazy("state", "to"))
+    def target(self, transition):
+        return choice_label(PolicyStatus, transition.target_state)
+
+    @admin.display(description=_("by"))
+    def actor(self, transition):
+        return transition.actor_label
 
 
 @admin.register(CoverTerms)
@@ -319,6 +445,7 @@ class ShipmentAdmin(ViewOnlyAdmin):
 class OutboxMessageAdmin(ViewOnlyAdmin):
     """The follow-ups of committed changes: what waits, what runs, what was given up."""
 
+    verbose_name_accusative = pgettext_lazy("accusative", "outbox message")
     list_display = ["task", "status", "attempts", "created_at", "dispatched_at", "finished_at"]
     list_filter = ["status", "task"]
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Language(models.TextChoices):
@@ -37,6 +38,22 @@ class PolicyStatus(models.TextChoices):
     SUSPENDED = "suspended", _("Suspended")
     EXPIRED = "expired", _("Expired")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class PolicyStep(models.TextChoices):
+    """The steps of a policy's log (`PolicyTransition.transition`), by transition name."""
+
+    ACTIVATE = "activate", pgettext_lazy("policy step", "Activated")
+    SUSPEND = "suspend", pgettext_lazy("policy step", "Suspended")
+    RESUME = "resume", pgettext_lazy("policy step", "Resumed")
+    CANCEL = "cancel", pgettext_lazy("policy step", "Cancelled")
+    EXPIRE = "expire", pgettext_lazy("policy step", "Expired")
+
+
+def choice_label(choices: type[models.TextChoices], code: str) -> str:
+    """Return the reader's label of a stored `code`; a code the choices no longer know (or
+    never knew: an old row) as it is stored, rather than a page that fails."""
+    return str(choices(code).label) if code in choices.values else code
 
 
 class ActorKind(models.TextChoices):

@@ -392,7 +392,10 @@ def insert_values(
         return []
     meta, quote = model._meta, connection.ops.quote_name
     columns = ", ".join(quote(meta.get_field(name).column) for name in [*names, *rest])
-    fill = list(rest.values())
+    # As the database takes them: a JSON default ({}) goes as JSON, not as a dict.
+    fill = [
+        meta.get_field(name).get_db_prep_save(value, connection) for name, value in rest.items()
+    ]
     try:
         # COPY is the driver's own call: Django's wrapper does not translate its errors.
         with (

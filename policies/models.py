@@ -20,8 +20,10 @@ from policies.choices import (
     Language,
     OutboxStatus,
     PolicyStatus,
+    PolicyStep,
     PremiumBasis,
     ShipmentEventKind,
+    choice_label,
 )
 from policies.history import audit_history
 from policies.validators import validate_inn
@@ -228,14 +230,20 @@ class ProductVersion(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.product.code} v{self.version}"
+        return _("%(product)s, version %(version)s") % {
+            "product": self.product.name,
+            "version": self.version,
+        }
 
 
 class CoverTerms(models.Model):
     """The terms of one cover within a product version."""
 
     product_version = models.ForeignKey(
-        ProductVersion, on_delete=models.CASCADE, related_name="covers"
+        ProductVersion,
+        verbose_name=_("product version"),
+        on_delete=models.CASCADE,
+        related_name="covers",
     )
     cover = models.CharField(_("cover"), max_length=32, choices=Cover.choices)
     premium_basis = models.CharField(
@@ -433,7 +441,7 @@ class PolicyTransition(TransitionLog):
         indexes = [*TransitionLog.Meta.indexes, models.Index(fields=["policy", "at"])]
 
     def __str__(self):
-        return f"{self.policy_id}: {self.source_state} → {self.target_state}"
+        return choice_label(PolicyStep, self.transition)
 
 
 class Shipment(models.Model):
@@ -557,22 +565,39 @@ class Document(models.Model):
     """
 
     kind = models.CharField(_("kind"), max_length=32, choices=DocumentKind.choices)
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     seller = models.ForeignKey(
-        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+        Seller,
+        verbose_name=_("seller"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="documents",
     )
     policy = models.ForeignKey(
-        Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+        Policy,
+        verbose_name=_("policy"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="documents",
     )
     owner_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ContentType,
+        verbose_name=_("about (kind of record)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    owner_id = models.PositiveBigIntegerField(null=True, blank=True)
+    owner_id = models.PositiveBigIntegerField(_("about (record number)"), null=True, blank=True)
     owner = GenericForeignKey("owner_type", "owner_id")
     period = models.DateField(_("month"), null=True, blank=True)
-    language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.RU
+    )
     file = models.FileField(_("file"), upload_to=document_upload_to, max_length=300)
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -582,7 +607,8 @@ class Document(models.Model):
         indexes = [models.Index(fields=["owner_type", "owner_id"], name="document_owner")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} · {self.key}"
+        # The key names the event in codes; the reader knows a document by its kind.
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class OutboxMessage(models.Model):

@@ -1,6 +1,8 @@
 """Reads of the policy side for a seller's own pages, scoped and with their joins done."""
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+import datetime as dt
+
+from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from policies.choices import PolicyStatus
@@ -25,6 +27,17 @@ def seller_policies(*, seller_id: int) -> QuerySet[Policy]:
 
 def seller_policy_in_force(*, seller_id: int) -> Policy | None:
     return seller_policies(seller_id=seller_id).filter(status=PolicyStatus.ACTIVE).first()
+
+
+def seller_next_policy_start(*, seller_id: int, today: dt.date) -> dt.date:
+    """Return the first day from `today` that no policy of the seller holds: the start the
+    enrolment proposes, which the overlap rule of `policy_create` then accepts."""
+    last_end = Policy.objects.filter(
+        seller_id=seller_id,
+        status__in=(PolicyStatus.DRAFT, PolicyStatus.ACTIVE, PolicyStatus.SUSPENDED),
+        period_end__gte=today,
+    ).aggregate(end=Max("period_end"))["end"]
+    return last_end + dt.timedelta(days=1) if last_end else today
 
 
 def seller_shipments(
@@ -75,3 +88,8 @@ def seller_shipment_find(*, seller_id: int, reference: str) -> Shipment | None:
         return shipment
     by_order = list(mine.filter(order_id=reference)[:2])
     return by_order[0] if len(by_order) == 1 else None
+
+
+def shipment_timeline(*, shipment_id: int) -> QuerySet[ShipmentEvent]:
+    """Return the shipment's events in the order they happened."""
+    return ShipmentEvent.objects.filter(shipment_id=shipment_id).order_by("occurred_at", "pk")

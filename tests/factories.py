@@ -15,6 +15,7 @@ from claims.choices import (
     CompensationSource,
     DiscrepancyKind,
     MessageAuthor,
+    RecoveryStatus,
 )
 from claims.models import (
     Claim,
@@ -26,6 +27,7 @@ from claims.models import (
     Payout,
     ReconciliationRun,
     Recovery,
+    RecoveryReceipt,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -269,13 +271,41 @@ class PayoutFactory(factory.django.DjangoModelFactory):
     reference = factory.Sequence(lambda n: f"PAY-TEST-{n:06d}")
 
 
+class RecoveryReceiptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RecoveryReceipt
+
+    recovery = factory.SubFactory("tests.factories.RecoveryFactory")
+    amount = Decimal("1000.00")
+    received_on = factory.LazyFunction(timezone.localdate)
+    reference = factory.Sequence(lambda n: f"RCV-TEST-{n:06d}")
+
+
 class RecoveryFactory(factory.django.DjangoModelFactory):
+    """A recovery still owed; with `status=RecoveryStatus.RECEIVED`, paid back in full on
+    `received_on` (today unless given), by one receipt."""
+
     class Meta:
         model = Recovery
+        skip_postgeneration_save = True
+
+    class Params:
+        received_on = factory.LazyFunction(timezone.localdate)
 
     claim = factory.SubFactory(ClaimFactory, status=ClaimStatus.PAID)
     amount = Decimal("1000.00")
+    status = RecoveryStatus.OPEN
     raised_at = factory.LazyFunction(timezone.now)
+    receipt = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.status == RecoveryStatus.RECEIVED),
+        yes_declaration=factory.RelatedFactory(
+            RecoveryReceiptFactory,
+            factory_related_name="recovery",
+            amount=factory.SelfAttribute("..amount"),
+            received_on=factory.SelfAttribute("..received_on"),
+        ),
+        no_declaration=None,
+    )
 
 
 class ClaimMessageFactory(factory.django.DjangoModelFactory):

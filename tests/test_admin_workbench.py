@@ -166,7 +166,7 @@ def test_approval_above_the_limit_waits_for_a_seniors_sign_off(client, adjuster,
     client.force_login(senior)
     mine = client.get(reverse("admin:claims_claim_changelist"), {"signoff": "mine"})
     assert claim.number in mine.content.decode()
-    act(client, claim, "approve", note="")
+    act(client, claim, "sign_off", note="")
 
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.APPROVED
@@ -317,13 +317,10 @@ def test_the_claim_page_list_and_export_name_recoveries_raised_apart_from_receiv
     client.force_login(adjuster)
 
     page = client.get(change_url(claim), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    listed = client.get(
-        reverse("admin:claims_claim_changelist"), HTTP_ACCEPT_LANGUAGE="en"
-    ).content.decode()
-    response = client.post(
-        reverse("admin:claims_claim_changelist"),
-        {"action": "export_csv", "_selected_action": [claim.pk]},
-    )
+    # A paid claim is listed among all claims, not in the default queue of open ones.
+    every = reverse("admin:claims_claim_changelist") + "?status__exact=all"
+    listed = client.get(every, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    response = client.post(every, {"action": "export_csv", "_selected_action": [claim.pk]})
 
     header, row = list(
         csv.reader(
@@ -354,7 +351,9 @@ def test_the_sla_column_and_filter_include_claims_the_daily_job_flagged(client, 
     on_time = under_review(due_on=timezone.localdate() + dt.timedelta(days=5))
     client.force_login(adjuster)
 
-    page = client.get(reverse("admin:claims_claim_changelist"), {"sla": "breached"})
+    page = client.get(
+        reverse("admin:claims_claim_changelist"), {"sla": "breached", "status__exact": "all"}
+    )
 
     assert flagged.number in page.content.decode()
     assert on_time.number not in page.content.decode()
@@ -426,7 +425,7 @@ def test_the_index_shows_the_queue(client, adjuster, queue):
     assert 'id="queue"' in page
     assert "?status__exact=awaiting_compensation" in page
     assert '?signoff=waiting">' in page
-    assert '?sla=breached">' in page
+    assert '?sla=breached&amp;status__exact=all">' in page
 
 
 def test_new_version_copies_a_version_in_use(client, underwriter):

@@ -11,10 +11,11 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from claims.assessment import appeal_by
-from claims.choices import ClaimStatus, LimitApplied
+from claims.choices import ClaimStatus, LimitApplied, SystemNote
 from claims.jobs import claims_close_due
 from claims.lifecycle import claim_reject
 from claims.models import Claim, ClaimTransition
+from claims.notes import system_note
 from claims.outputs.documents import rejection_letter_make
 from policies.choices import ActorKind
 from tests import factories
@@ -63,7 +64,7 @@ def paid_with_recovery(seller_user) -> Claim:
     )
     factories.PayoutFactory(claim=claim, amount=D("7500.00"), reference="PAY-LINE-1")
     factories.RecoveryFactory(claim=claim, amount=D("6000.00"))
-    # The note as the payment wrote it, in Russian and unformatted.
+    # The note as the payment writes it: a code and its figures, put into words when read.
     ClaimTransition.objects.create(
         claim=claim,
         transition="pay",
@@ -71,7 +72,7 @@ def paid_with_recovery(seller_user) -> Claim:
         target_state=ClaimStatus.PAID,
         at=timezone.now(),
         actor_kind=ActorKind.SYSTEM,
-        note="Выплачено 7500.00, платёж PAY-LINE-1.",
+        **system_note(SystemNote.PAID, amount="7500.00", reference="PAY-LINE-1"),
     )
     return claim
 

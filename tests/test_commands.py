@@ -11,9 +11,15 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from claims.choices import ClaimStatus
+from claims.choices import ClaimStatus, RecoveryStatus
 from claims.management.commands.bench_reconcile import BROKER as BENCH_BROKER
-from claims.models import Claim, MarketplaceCompensation, Recovery
+from claims.models import (
+    Claim,
+    MarketplaceCompensation,
+    Recovery,
+    ReportImport,
+    ReportImportStatus,
+)
 from policies.models import Marketplace, MarketplaceApiKey, User
 from tests import factories
 
@@ -60,6 +66,19 @@ def test_seed_demo_loads_a_working_demo_and_a_second_run_changes_nothing(setting
     assert set(Claim.objects.values_list("status", flat=True)) == set(ClaimStatus.values)
     assert MarketplaceCompensation.objects.exists()
     assert Recovery.objects.exists()
+    # Every path of the adjuster's desk: a sign-off only the senior can give, a recovery to
+    # settle, a seller's report read into claims and a compensation.
+    adjuster = User.objects.get(email="adjuster@demo.local")
+    senior = User.objects.get(email="senior@demo.local")
+    waiting = Claim.objects.filter(signoff_requested_by=adjuster, status=ClaimStatus.UNDER_REVIEW)
+    assert waiting.exists()
+    assert all(
+        adjuster.authority_limit < c.payable_amount <= senior.authority_limit for c in waiting
+    )
+    assert Recovery.objects.exclude(status=RecoveryStatus.RECEIVED).exists()
+    report = ReportImport.objects.get()
+    assert report.status == ReportImportStatus.DONE
+    assert {"claim_opened", "compensation_recorded"} <= set(report.outcomes)
     key = first.split("API key of marketplace wb: ")[1].split()[0]
     assert MarketplaceApiKey.objects.get_from_key(key).marketplace.code == "wb"
     assert f"API key of marketplace wb: {key}" in second

@@ -5,6 +5,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -15,18 +16,24 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 import claims.admin.reports  # noqa: F401  (registers the report imports' admins)
 from claims.admin.workbench import claim_actions_for, outcome_message
-from claims.assessment import claim_calculate
-from claims.choices import ClaimFlag, ClaimStatus
-from claims.compensation import compensation_link, compensation_link_allowed
+from claims.assessment import claim_calculate, claim_sla_clock
+from claims.choices import OPEN_STATUSES, ClaimFlag, ClaimStatus, ClaimStep, RunTrigger
+from claims.compensation import (
+    compensation_link,
+    compensation_link_allowed,
+    recovery_receive,
+    recovery_receive_allowed,
+)
 from claims.csv_import import compensations_import_csv
 from claims.errors import ClaimErrorCode
-from claims.lifecycle import claim_assign
+from claims.lifecycle import claim_assign, signoff_allowed
 from claims.models import (
     Claim,
     ClaimMessage,
@@ -37,24 +44,75 @@ from claims.models import (
     Payout,
     ReconciliationRun,
     Recovery,
+    RecoveryReceipt,
     WebhookAttempt,
     WebhookDelivery,
 )
+from claims.notes import transition_note
 from claims.outputs.bordereaux import bordereaux_request
 from claims.page_errors import show_domain_error
 from claims.pages.files import evidence_file
 from claims.reconciliation.run import reconciliation_request
 from claims.selectors import (
     claim_ids_found,
+    claim_money_line,
     claim_sla_breached,
-    claims_with_money,
+    claims_open_assigned_count,
+    claims_with_money_line,
+    recoveries_with_receipts,
     sla_breached_q,
 )
+from claims.templatetags.money import day, rub
 from claims.thread import claim_message_post
+from policies.actors import Actor
 from policies.admin import AuditedAdmin, ReadOnlyInline, ViewOnlyAdmin
+from policies.choices import EVENT_KIND_BY_PERIL, choice_label
 from policies.errors import DomainError
-from policies.forms import DateField, LineField, TextField
+from policies.forms import DateField, DecimalField, LineField, TextField
 from policies.models import Document, Marketplace
+from policies.selectors import shipment_timeline
+
+
+def money_display(model, field: str, description=None):
+    """Return an admin column (or read-only field) showing `field` as `1 500,00 ₽`."""
+
+    def show(obj):
+        return rub(getattr(obj, field))
+
+    # Named for the field: the list keeps its column classes (`field-payable_amount`).
+    show.__name__ = field
+    return admin.display(
+        description=description or model._meta.get_field(field).verbose_name, ordering=field
+    )(show)
+
+
+claim_claimed = money_display(Claim, "claimed_amount")
+claim_assessed = money_display(Claim, "assessed_amount")
+claim_compensation = money_display(Claim, "compensation_amount")
+claim_deductible = money_display(Claim, "deductible_amount")
+claim_payable = money_display(Claim, "payable_amount")
+claim_recovery_raised = money_display(
+    Claim, "recovery_raised_total", pgettext_lazy("amount", "Recoveries raised")
+)
+claim_recovery_received = money_display(
+    Claim, "recovery_received_total", pgettext_lazy("amount", "Recoveries received")
+)
+recovery_amount = money_display(Recovery, "amount")
+recovery_received = money_display(Recovery, "received_total", pgettext_lazy("recovery", "received"))
+recovery_owed = money_display(Recovery, "owed_total", _("still owed"))
+
+
+@admin.display(description=_("payments received"))
+def recovery_receipts(recovery: Recovery) -> str:
+    """Each payment the seller made towards the recovery: amount, date, reference."""
+    receipts = recovery.receipts.all()
+    if not receipts:
+        return "—"
+    return format_html_join(
+        mark_safe("<br>"),
+        "{} · {} · {}",
+        ((rub(r.amount), day(r.received_on), r.reference) for r in receipts),
+    )
 
 
 @admin.display(description=_("by"))
@@ -62,15 +120,36 @@ def transition_actor(transition: ClaimTransition) -> str:
     return transition.actor_label
 
 
+@admin.display(description=_("step"))
+def transition_step(transition: ClaimTransition) -> str:
+    return choice_label(ClaimStep, transition.transition)
+
+
+@admin.display(description=pgettext_lazy("state", "from"))
+def transition_source(transition: ClaimTransition) -> str:
+    # The first step has no state before it.
+    return choice_label(ClaimStatus, transition.source_state) if transition.source_state else "—"
+
+
+@admin.display(description=pgettext_lazy("state", "to"))
+def transition_target(transition: ClaimTransition) -> str:
+    return choice_label(ClaimStatus, transition.target_state)
+
+
+@admin.display(description=_("note"))
+def transition_note_shown(transition: ClaimTransition) -> str:
+    return transition_note(transition)
+
+
 class ClaimTransitionInline(ReadOnlyInline):
     model = ClaimTransition
     fields = [
         "at",
-        "transition",
-        "source_state",
-        "target_state",
+        transition_step,
+        transition_source,
+        transition_target,
         transition_actor,
-        "note",
+        transition_note_shown,
         "internal_note",
     ]
     readonly_fields = fields
@@ -118,20 +197,25 @@ class EvidenceInline(ReadOnlyInline):
 
 class CompensationInline(ReadOnlyInline):
     model = MarketplaceCompensation
-    fields = ["external_id", "reason", "amount", "paid_on", "source", "matched_at"]
+    fields = ["external_id", "reason", money_display(MarketplaceCompensation, "amount")]
+    fields += ["paid_on", "source", "matched_at"]
     readonly_fields = fields
 
 
 class PayoutInline(ReadOnlyInline):
     model = Payout
-    fields = ["amount", "paid_on", "reference", "created_by", "created_at"]
+    fields = [money_display(Payout, "amount"), "paid_on", "reference", "created_by", "created_at"]
     readonly_fields = fields
 
 
 class RecoveryInline(ReadOnlyInline):
     model = Recovery
-    fields = ["amount", "status", "raised_at", "received_on", "reference"]
+    fields = [recovery_amount, "status", "raised_at", recovery_received, recovery_owed]
+    fields += [recovery_receipts]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return recoveries_with_receipts(super().get_queryset(request))
 
 
 @admin.display(description=_("file"))
@@ -143,11 +227,28 @@ def document_link(document: Document) -> str:
     )
 
 
+@admin.display(description=_("about"))
+def document_about(document: Document) -> str:
+    """The claim or run the document is about (its number), else its policy's number."""
+    return str(document.owner or document.policy or "—")
+
+
 class DocumentInline(ReadOnlyInline, GenericTabularInline):
     model = Document
     ct_field, ct_fk_field = "owner_type", "owner_id"
     fields = ["kind", document_link, "created_at", "sha256"]
     readonly_fields = fields
+
+
+class RunTriggerFilter(admin.SimpleListFilter):
+    title = _("started by")
+    parameter_name = "trigger"
+
+    def lookups(self, request, model_admin):
+        return RunTrigger.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(trigger=self.value()) if self.value() else queryset
 
 
 class SlaFilter(admin.SimpleListFilter):
@@ -166,12 +267,65 @@ class SlaFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """The claims by status: the open ones unless another status, or all, is chosen.
+
+    A search looks through every status: a number looked up may be of a closed claim.
+    """
+
+    title = _("status")
+    # The parameter of the status field's own filter, which the index's links use.
+    parameter_name = "status__exact"
+    OPEN, ALL = "open", "all"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.searching = bool(request.GET.get(SEARCH_VAR, "").strip())
+
+    def lookups(self, request, model_admin):
+        return [
+            (self.OPEN, pgettext_lazy("claims", "Open")),
+            *ClaimStatus.choices,
+            (self.ALL, pgettext_lazy("claims", "All")),
+        ]
+
+    def chosen(self) -> str:
+        if self.value():
+            return self.value()
+        return self.ALL if self.searching else self.OPEN
+
+    def choices(self, changelist):
+        chosen = self.chosen()
+        # Counted per status only when the adjuster asks for the admin's counts ("facets").
+        counts = self.get_facet_queryset(changelist) if changelist.add_facets else {}
+        for i, (lookup, title) in enumerate(self.lookup_choices):
+            if f"{i}__c" in counts:
+                title = f"{title} ({counts[f'{i}__c']})"
+            yield {
+                "selected": chosen == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        chosen = self.chosen()
+        if chosen == self.OPEN:
+            return queryset.filter(status__in=OPEN_STATUSES)
+        if chosen in ClaimStatus.values:
+            return queryset.filter(status=chosen)
+        return queryset
+
+
 class AssigneeFilter(admin.SimpleListFilter):
     title = _("adjuster")
     parameter_name = "assigned"
 
     def lookups(self, request, model_admin):
-        return [("me", _("Assigned to me")), ("nobody", _("Unassigned"))]
+        mine = claims_open_assigned_count(user=request.user)
+        return [
+            ("me", _("Assigned to me (%(count)s open)") % {"count": mine}),
+            ("nobody", _("Unassigned")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "me":
@@ -221,6 +375,11 @@ EXPORT_COLUMNS = [
     "sla_missed",
     "assignee",
 ]
+
+
+@admin.display(description=_("flags"))
+def claim_flag_labels(claim: Claim) -> str:
+    return "; ".join(choice_label(ClaimFlag, flag) for flag in claim.flags) or "—"
 
 
 def claim_age_days(claim: Claim) -> int:
@@ -282,16 +441,16 @@ class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
         "cover",
         "peril",
         "status",
-        "claimed_amount",
-        "payable_amount",
-        "recovery_raised",
-        "recovery_received",
+        claim_claimed,
+        claim_payable,
+        claim_recovery_raised,
+        claim_recovery_received,
         "age",
         "sla_missed",
         "assignee",
     ]
     list_filter = [
-        "status",
+        StatusFilter,
         "cover",
         "peril",
         "marketplace",
@@ -326,9 +485,8 @@ class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
                     ("seller", "marketplace", "external_id"),
                     ("policy", "shipment"),
                     ("cover", "peril", "event_date"),
-                    "event_key",
                     "description",
-                    "flags",
+                    claim_flag_labels,
                 ]
             },
         ),
@@ -336,10 +494,10 @@ class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
             _("Money"),
             {
                 "fields": [
-                    ("claimed_amount", "assessed_amount"),
-                    ("compensation_amount", "deductible_amount"),
-                    ("payable_amount", "limit_applied"),
-                    ("recovery_raised", "recovery_received"),
+                    (claim_claimed, claim_assessed),
+                    (claim_compensation, claim_deductible),
+                    (claim_payable, "limit_applied"),
+                    (claim_recovery_raised, claim_recovery_received),
                 ]
             },
         ),
@@ -366,10 +524,19 @@ class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
         DocumentInline,
     ]
 
-    readonly_fields = ["recovery_raised", "recovery_received"]
+    readonly_fields = [
+        claim_claimed,
+        claim_assessed,
+        claim_compensation,
+        claim_deductible,
+        claim_payable,
+        claim_recovery_raised,
+        claim_recovery_received,
+        claim_flag_labels,
+    ]
 
     def get_queryset(self, request):
-        return claims_with_money(super().get_queryset(request))
+        return claims_with_money_line(super().get_queryset(request))
 
     def get_ordering(self, request):
         # The claims due within days, soonest first: an adjuster's order for them, and the
@@ -385,20 +552,6 @@ class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
         if not term:
             return queryset, False
         return queryset.filter(pk__in=claim_ids_found(term=term)), False
-
-    @admin.display(
-        description=pgettext_lazy("amount", "Recoveries raised"), ordering="recovery_raised_total"
-    )
-    def recovery_raised(self, claim):
-        """What a late compensation left the seller owing back, received or not."""
-        return claim.recovery_raised_total
-
-    @admin.display(
-        description=pgettext_lazy("amount", "Recoveries received"),
-        ordering="recovery_received_total",
-    )
-    def recovery_received(self, claim):
-        return claim.recovery_received_total
 
     @admin.display(description=_("age, days"), ordering="submitted_at")
     def age(self, claim):
@@ -480,6 +633,15 @@ class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
             extra = {
                 "calculation": claim_calculate(claim=claim),
                 "claim": claim,
+                # The seller's one line, to read the claim as the seller does.
+                "line": claim_money_line(claim),
+                "recoveries_to_settle": [
+                    recovery
+                    for recovery in recoveries_with_receipts(claim.recoveries.all())
+                    if recovery.owed_total > 0
+                ]
+                if recovery_receive_allowed(request.user)
+                else [],
                 "flag_labels": [ClaimFlag(f).label for f in claim.flags if f in ClaimFlag.values],
                 "claim_actions": [
                     (action, action.form(prefix=action.name))
@@ -487,6 +649,15 @@ class ClaimAdmin(AuditedAdmin, ViewOnlyAdmin):
                 ],
                 "reply_form": ReplyForm(),
                 "can_reply": request.user.has_perm("claims.add_claimmessage"),
+                # The approval is asked for: the user who cannot sign it off is told so.
+                "approve_waiting": claim.awaiting_signoff
+                and request.user.has_perm("claims.approve_claim")
+                and not signoff_allowed(claim=claim, user=request.user),
+                "sla": claim_sla_clock(claim, today=timezone.localdate()),
+                "timeline": [
+                    (event, event.kind == EVENT_KIND_BY_PERIL.get(claim.peril))
+                    for event in shipment_timeline(shipment_id=claim.shipment_id)
+                ],
             }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
@@ -589,8 +760,9 @@ class CompensationUploadForm(forms.Form):
 
 @admin.register(MarketplaceCompensation)
 class MarketplaceCompensationAdmin(AuditedAdmin, ViewOnlyAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "marketplace compensation")
     list_display = ["external_id", "marketplace", "seller", "shipment_external_id", "reason"]
-    list_display += ["amount", "paid_on", "claim"]
+    list_display += [money_display(MarketplaceCompensation, "amount"), "paid_on", "claim"]
     list_filter = [CompensationLinkFilter, "marketplace", "reason", "source"]
     list_select_related = ["marketplace", "seller", "claim"]
     search_fields = ["external_id", "shipment_external_id", "seller__legal_name"]
@@ -723,17 +895,164 @@ class MarketplaceCompensationAdmin(AuditedAdmin, ViewOnlyAdmin):
 
 @admin.register(Payout)
 class PayoutAdmin(AuditedAdmin, ViewOnlyAdmin):
-    list_display = ["reference", "claim", "amount", "paid_on", "created_by"]
+    verbose_name_accusative = pgettext_lazy("accusative", "payout")
+    list_display = ["reference", "claim", money_display(Payout, "amount"), "paid_on", "created_by"]
     list_select_related = ["claim", "created_by"]
     search_fields = ["reference", "claim__number"]
 
 
+class RecoveryReceiptInline(ReadOnlyInline):
+    model = RecoveryReceipt
+    fields = [money_display(RecoveryReceipt, "amount"), "received_on", "reference"]
+    fields += ["recorded_by", "recorded_at"]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        # A receipt is part of its recovery: whoever may see the recovery sees its payments.
+        return request.user.has_perm("claims.view_recovery")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")
+
+
+class RecoveryReceiveForm(forms.Form):
+    amount = DecimalField(
+        label=_("Amount received, ₽"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Less than is owed is a part payment: the rest stays owed."),
+    )
+    received_on = DateField(
+        label=_("Received on"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+    )
+    reference = LineField(
+        label=_("Payment reference"),
+        max_length=64,
+        help_text=_("As on the bank statement; each payment is recorded once."),
+    )
+
+
 @admin.register(Recovery)
-class RecoveryAdmin(AuditedAdmin, ViewOnlyAdmin):
-    list_display = ["claim", "amount", "status", "raised_at", "received_on"]
+class RecoveryAdmin(AuditedAdmin):
+    """Recoveries are raised by reconciliation; staff who may change them record the money
+    the seller pays back (`recovery_receive`), all at once or in parts. Nothing else is
+    edited here."""
+
+    list_display = ["claim", recovery_amount, recovery_received, recovery_owed]
+    list_display += ["status", "raised_at"]
     list_filter = ["status"]
     list_select_related = ["claim"]
-    search_fields = ["claim__number", "reference"]
+    search_fields = ["claim__number", "receipts__reference"]
+    fields = ["claim", "compensation", recovery_amount, "status", "raised_at"]
+    fields += [recovery_received, recovery_owed]
+    readonly_fields = fields
+    inlines = [RecoveryReceiptInline]
+    actions = ["receive"]
+
+    def get_queryset(self, request):
+        return recoveries_with_receipts(super().get_queryset(request))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return recovery_receive_allowed(request.user)
+
+    def get_list_display(self, request):
+        if self.has_change_permission(request):
+            return [*self.list_display, "receive_link"]
+        return self.list_display
+
+    @admin.display(description=_("money received"))
+    def receive_link(self, recovery):
+        if recovery.owed_total <= 0:
+            return ""
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:claims_recovery_receive", args=[recovery.pk]),
+            _("Record money received"),
+        )
+
+    @admin.action(
+        description=_("Record money received on the selected recovery"), permissions=["change"]
+    )
+    def receive(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(
+                request, _("Select one recovery to record money on at a time."), messages.WARNING
+            )
+            return None
+        return redirect("admin:claims_recovery_receive", ids[0])
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/receive/",
+                self.admin_site.admin_view(self.receive_view),
+                name="claims_recovery_receive",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field is read-only: a receipt is the only change, made on its own page.
+        extra = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "receive_allowed": self.has_change_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def receive_view(self, request, object_id):
+        """Record a payment the seller made towards the recovery: all it owes, or a part."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        recovery = self.get_object(request, object_id)
+        if recovery is None:
+            raise Http404
+        if request.method == "POST":
+            form = RecoveryReceiveForm(request.POST)
+        else:
+            form = RecoveryReceiveForm(
+                initial={"amount": recovery.owed_total, "received_on": timezone.localdate()}
+            )
+        if request.method == "POST" and form.is_valid():
+            try:
+                receipt = recovery_receive(
+                    recovery_id=recovery.pk, actor=Actor.for_user(request.user), **form.cleaned_data
+                )
+            except DomainError as exc:
+                show_domain_error(request, exc, form=form)
+            else:
+                recovery = self.get_object(request, object_id)
+                self.message_user(
+                    request,
+                    _(
+                        "%(amount)s received on claim %(number)s; still owed on this recovery: "
+                        "%(owed)s."
+                    )
+                    % {
+                        "amount": rub(receipt.amount),
+                        "number": recovery.claim.number,
+                        "owed": rub(recovery.owed_total),
+                    },
+                    messages.SUCCESS,
+                )
+                return redirect("admin:claims_recovery_change", recovery.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "recovery": recovery,
+            "title": _("Record money received"),
+            "submit_label": _("Record money received"),
+        }
+        return TemplateResponse(request, "admin/claims/recovery/receive.html", context)
 
 
 class DiscrepancyInline(ReadOnlyInline):
@@ -744,11 +1063,12 @@ class DiscrepancyInline(ReadOnlyInline):
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ViewOnlyAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "reconciliation run")
     list_display = [
-        "pk",
+        "number",
         "state",
         "progress",
-        "trigger",
+        "started_by",
         "started_at",
         "finished_at",
         "total",
@@ -758,10 +1078,31 @@ class ReconciliationRunAdmin(ViewOnlyAdmin):
         "recoveries_raised",
         "discrepancies_found",
     ]
-    list_filter = ["state", "trigger"]
-    readonly_fields = ["progress", "report"]
+    list_filter = ["state", RunTriggerFilter]
+    # The driver's bookkeeping (upper bound, cursor, chunk size) is no adjuster's reading.
+    fields = [
+        ("state", "progress", "report"),
+        ("started_by", "started_at", "finished_at", "heartbeat_at"),
+        ("total", "processed", "matched", "unmatched"),
+        ("claims_released", "recoveries_raised", "discrepancies_found"),
+        "error",
+    ]
+    readonly_fields = ["progress", "report", "started_by"]
     inlines = [DiscrepancyInline]
     change_list_template = "admin/claims/reconciliationrun/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("triggered_by")
+
+    @admin.display(description=pgettext_lazy("reconciliation run", "run"), ordering="pk")
+    def number(self, run):
+        return f"#{run.pk}"
+
+    @admin.display(description=_("started by"), ordering="trigger")
+    def started_by(self, run):
+        """What started the run, and the adjuster's name when it was one."""
+        trigger = choice_label(RunTrigger, run.trigger)
+        return f"{trigger}: {run.triggered_by}" if run.triggered_by_id else trigger
 
     @admin.display(description=_("report"))
     def report(self, run):
@@ -795,11 +1136,24 @@ class ReconciliationRunAdmin(ViewOnlyAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(ViewOnlyAdmin):
-    list_display = ["kind", "key", "seller", document_link, "created_at"]
+    # The key and the owner's type and id are codes the documents are made and found by; a
+    # reader knows a document by its kind, what it is about and its file.
+    list_display = ["kind", document_about, "seller", document_link, "created_at"]
     list_filter = ["kind", "language"]
     search_fields = ["key", "seller__legal_name", "claim__number", "policy__number"]
     date_hierarchy = "created_at"
-    list_select_related = ["seller"]
+    list_select_related = ["seller", "policy"]
+    fields = [
+        ("kind", "language", "period"),
+        (document_about, "seller", "policy"),
+        (document_link, "created_at"),
+        "sha256",
+    ]
+    readonly_fields = [document_about, document_link]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("owner")
+
     change_list_template = "admin/claims/document/change_list.html"
 
     def get_urls(self):
@@ -855,6 +1209,7 @@ class WebhookAttemptInline(ReadOnlyInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ViewOnlyAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "webhook delivery")
     list_display = ["event", "claim", "marketplace", "status", "attempts", "next_attempt_at"]
     list_filter = ["status", "marketplace", "event"]
     list_select_related = ["claim", "marketplace"]

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from claims.choices import ReportOutcome
 from claims.models import ReportImport, ReportLine
@@ -53,6 +54,7 @@ class AdminReportUploadForm(ReportUploadForm):
 
 @admin.register(ReportImport)
 class ReportImportAdmin(ViewOnlyAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "report import")
     list_display = [
         "created_at",
         "seller",
@@ -203,6 +205,7 @@ class ReportFilter(admin.SimpleListFilter):
 
 @admin.register(ReportLine)
 class ReportLineAdmin(ViewOnlyAdmin):
+    verbose_name_accusative = pgettext_lazy("accusative", "report row")
     list_display = [
         "line",
         "key",

@@ -18,7 +18,10 @@ from claims.lifecycle import (
     claim_reject,
     claim_reopen,
     claim_request_info,
+    claim_send_back,
+    claim_sign_off,
     claim_start_review,
+    signoff_allowed,
 )
 from claims.models import Claim
 from policies.actors import Actor
@@ -66,6 +69,23 @@ class PayForm(forms.Form):
         label=_("Paid on"),
         required=False,
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+    )
+
+
+class SignOffForm(forms.Form):
+    note = TextField(
+        label=_("Note to the seller"),
+        required=False,
+        help_text=_("Left empty, the seller reads the note the adjuster wrote."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class SendBackForm(forms.Form):
+    note = TextField(
+        label=_("Note to the adjuster"),
+        help_text=_("What to look at again; the seller does not see it."),
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -117,6 +137,18 @@ ACTIONS = {
         ),
         ClaimAction("approve", _("Approve"), NoteForm, _approve),
         ClaimAction(
+            "sign_off",
+            _("Sign off"),
+            SignOffForm,
+            lambda c, u, d: claim_sign_off(claim_id=c.pk, senior=u, note=d["note"]),
+        ),
+        ClaimAction(
+            "send_back",
+            _("Send back"),
+            SendBackForm,
+            lambda c, u, d: claim_send_back(claim_id=c.pk, senior=u, note=d["note"]),
+        ),
+        ClaimAction(
             "reject",
             _("Reject"),
             RejectForm,
@@ -158,6 +190,11 @@ ASSIGNABLE = {
 def claim_actions_for(*, claim: Claim, user: User) -> list[ClaimAction]:
     """Return the actions `user` may take on the claim in its present state, in workflow order."""
     names = {t.name for t in claim.get_available_user_status_transitions(user)} & STAFF_TRANSITIONS
+    if claim.awaiting_signoff:
+        # Approval is asked for already: the sign-off is the senior's, in two actions of its own.
+        names.discard("approve")
+        if signoff_allowed(claim=claim, user=user):
+            names |= {"sign_off", "send_back"}
     if user.has_perm("claims.review_claim"):
         if claim.status in ASSIGNABLE and claim.assignee_id != user.pk:
             names.add("assign")
@@ -168,6 +205,12 @@ def claim_actions_for(*, claim: Claim, user: User) -> list[ClaimAction]:
 
 def outcome_message(*, action: ClaimAction, claim: Claim, user: User) -> tuple[str, bool]:
     """Return what to tell the user after `action`, and whether it is a warning."""
+    if action.name == "send_back":
+        return (
+            gettext("Claim %(number)s is sent back to %(who)s.")
+            % {"number": claim.number, "who": claim.assignee},
+            False,
+        )
     if action.name == "approve" and claim.status != ClaimStatus.APPROVED:
         return (
             gettext(

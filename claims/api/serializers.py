@@ -6,8 +6,9 @@ Marketplaces code against these shapes: fields may be added, none renamed or dro
 from rest_framework import serializers
 
 from claims.calculation import MoneyLine
-from claims.choices import CompensationReason, LimitApplied, NoPayableReason
-from claims.models import Claim, MarketplaceCompensation
+from claims.choices import CompensationReason, LimitApplied, NoPayableReason, RecoveryStatus
+from claims.models import Claim, MarketplaceCompensation, Recovery, RecoveryReceipt
+from claims.notes import transition_note
 from claims.selectors import claim_money_line
 from policies.api.serializers import (
     EXTERNAL_ID,
@@ -73,7 +74,11 @@ class TransitionOutput(serializers.Serializer):
     to = serializers.CharField(source="target_state")
     at = DateTimeField()
     actor = serializers.CharField(source="actor_label")
-    note = serializers.CharField()
+    # A person's words and the system's note, in the request's language.
+    note = serializers.SerializerMethodField()
+
+    def get_note(self, step) -> str:
+        return transition_note(step)
 
 
 class LimitCutOutput(serializers.Serializer):
@@ -183,10 +188,41 @@ class AmountsOutput(serializers.Serializer):
         return data
 
 
+class RecoveryReceiptOutput(OutputSerializer):
+    class Meta:
+        model = RecoveryReceipt
+        fields = ["amount", "received_on", "reference"]
+
+
+class RecoveryOutput(OutputSerializer):
+    """A recovery: what a late compensation left the seller owing back, and its payments."""
+
+    status = serializers.ChoiceField(
+        choices=RecoveryStatus.choices,
+        help_text="`open`: nothing received yet; `partly_received`: part of it paid back; "
+        "`received`: paid back in full.",
+    )
+    amount = DecimalField(help_text="What the seller owes back on this recovery.", **AMOUNT)
+    received = DecimalField(
+        source="received_total", help_text="What the seller has paid back of it.", **AMOUNT
+    )
+    owed = DecimalField(
+        source="owed_total", help_text="What is still owed: `amount` − `received`.", **AMOUNT
+    )
+    receipts = RecoveryReceiptOutput(
+        many=True, help_text="Each payment back, in the order received."
+    )
+
+    class Meta:
+        model = Recovery
+        fields = ["status", "amount", "received", "owed", "raised_at", "receipts"]
+
+
 class ClaimOutput(OutputSerializer):
     shipment = serializers.CharField(source="shipment.external_id")
     seller = serializers.CharField(source="seller.external_id")
     amounts = AmountsOutput(source="*")
+    recoveries = RecoveryOutput(many=True)
     transitions = TransitionOutput(many=True)
 
     class Meta:
@@ -203,6 +239,7 @@ class ClaimOutput(OutputSerializer):
             "event_date",
             "flags",
             "amounts",
+            "recoveries",
             "due_on",
             "created_at",
             "updated_at",

@@ -18,8 +18,7 @@ from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Va
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from claims.choices import RecoveryStatus
-from claims.models import Claim, ClaimTransition, Payout, Recovery
+from claims.models import Claim, ClaimTransition, Payout, Recovery, RecoveryReceipt
 from claims.tasks import bordereaux_make_task
 from policies.calculation import ZERO
 from policies.choices import DocumentKind
@@ -45,11 +44,11 @@ def _status_at(log_model, owner: str, end: dt.datetime) -> Subquery:
     )
 
 
-def _sum(model, end_filter: Q) -> Subquery:
+def _sum(model, end_filter: Q, claim: str = "claim") -> Subquery:
     return Coalesce(
         Subquery(
-            model.objects.filter(end_filter, claim=OuterRef("pk"))
-            .values("claim")
+            model.objects.filter(end_filter, **{claim: OuterRef("pk")})
+            .values(claim)
             .annotate(total=Sum("amount"))
             .values("total"),
             output_field=_MONEY,
@@ -128,9 +127,9 @@ def _claims_rows(first: dt.date, last: dt.date, end: dt.datetime):
         .annotate(
             status_then=_status_at(ClaimTransition, "claim", end),
             paid_then=_sum(Payout, Q(paid_on__lte=last)),
-            # A recovery is owed from its raising on, and money back only once received.
+            # A recovery is owed from its raising on, and money back as each part is received.
             raised_then=_sum(Recovery, Q(raised_at__lt=end)),
-            received_then=_sum(Recovery, Q(status=RecoveryStatus.RECEIVED, received_on__lte=last)),
+            received_then=_sum(RecoveryReceipt, Q(received_on__lte=last), "recovery__claim"),
         )
         .order_by("number")
     )

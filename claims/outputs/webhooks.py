@@ -22,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from claims.calculation import no_payable_reason
 from claims.models import (
     Claim,
     WebhookAttempt,
@@ -29,7 +30,9 @@ from claims.models import (
     WebhookDelivery,
     WebhookStatus,
 )
+from claims.selectors import claim_paid
 from claims.tasks import webhook_deliver_task, webhooks_retry_due_task
+from policies.calculation import ZERO
 from policies.models import Marketplace
 from policies.outbox import outbox_enqueue
 
@@ -50,11 +53,29 @@ def sign(*, secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def announced_payable(*, payable: Decimal, source: str, target: str, paid: Decimal) -> Decimal:
+    """Return the payable a status change announces: none for a claim that shows none.
+
+    The same rule as the seller's money line (`no_payable_reason`): a rejected, withdrawn
+    or closed-unpaid claim keeps its stored payable for the record, but nothing is payable.
+    A claim closed by this change was closed from `source`.
+    """
+    if no_payable_reason(status=target, closed_from=source, paid=paid):
+        return ZERO
+    return payable
+
+
 def webhook_status_changed(*, claim: Claim, source: str, at: dt.datetime) -> WebhookDelivery | None:
     """Queue the notification of a claim's new status, sent after the transaction commits."""
     marketplace = claim.marketplace
     if not marketplace.webhook_url:
         return None
+    payable = announced_payable(
+        payable=claim.payable_amount,
+        source=source,
+        target=claim.status,
+        paid=claim_paid(claim_id=claim.pk),
+    )
     delivery = WebhookDelivery.objects.create(
         marketplace=marketplace,
         claim=claim,
@@ -66,7 +87,7 @@ def webhook_status_changed(*, claim: Claim, source: str, at: dt.datetime) -> Web
             "claim": claim.number,
             "from": source,
             "to": claim.status,
-            "payable": str(claim.payable_amount),
+            "payable": str(payable),
             "at": at.isoformat(),
         },
     )
@@ -107,7 +128,15 @@ def webhooks_status_changed_many(*, changes: list[StatusChange], at: dt.datetime
                 "claim": change.number,
                 "from": change.source,
                 "to": change.target,
-                "payable": str(change.payable),
+                # A claim moved in bulk (filed, or released from waiting) was never paid.
+                "payable": str(
+                    announced_payable(
+                        payable=change.payable,
+                        source=change.source,
+                        target=change.target,
+                        paid=ZERO,
+                    )
+                ),
                 "at": at.isoformat(),
             },
         )

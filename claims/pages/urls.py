@@ -6,6 +6,8 @@ app_name = "seller"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("figures/", views.figures, name="figures"),
+    path("figures.csv", views.figures_download, name="figures_csv"),
     path("enrol/", views.enrol, name="enrol"),
     path("policies/", views.policy_list, name="policies"),
     path("shipments/", views.shipment_list, name="shipments"),

@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -19,11 +19,21 @@ from django.views.decorators.http import require_GET, require_POST
 from django_fsm import can_proceed
 
 from claims import lifecycle
-from claims.assessment import INFO_REPLY_WINDOW_DAYS, appeal_by
+from claims.assessment import appeal_by
 from claims.choices import ClaimStatus, MessageAuthor, ReportOutcome
 from claims.filing import claim_file_with_evidence, claim_preview
 from claims.models import Evidence, ReportImport, ReportImportStatus
+from claims.notes import transition_note
 from claims.page_errors import show_domain_error
+from claims.pages.figures import (
+    claims_count,
+    figures_csv,
+    limit_bars,
+    money_chart,
+    month_label,
+    status_chart,
+    status_table,
+)
 from claims.pages.files import evidence_file
 from claims.pages.forms import (
     AnswerForm,
@@ -46,19 +56,20 @@ from claims.selectors import (
     report_import_opened_claims,
     seller_claim_get,
     seller_claims,
+    seller_figures,
     seller_report_import_get,
     seller_report_imports,
     seller_summary,
 )
-from claims.templatetags.money import rub
 from claims.thread import claim_message_post
 from policies.actors import Actor
 from policies.calculation import premium_estimate
-from policies.choices import ActorKind, DocumentKind, ShipmentEventKind
+from policies.choices import DocumentKind, ShipmentEventKind
 from policies.errors import DomainError
 from policies.models import Document
 from policies.selectors import (
     products_on_sale,
+    seller_next_policy_start,
     seller_policies,
     seller_policy_in_force,
     seller_shipment_find,
@@ -153,12 +164,49 @@ def dashboard(request):
 
 
 @seller_required
+def figures(request):
+    """The seller's money and claims month by month, as charts and as tables."""
+    data = seller_figures(seller_id=request.user.seller_id, today=timezone.localdate())
+    return render(
+        request,
+        "seller/figures.html",
+        {
+            "figures": data,
+            "months": [(month_label(m.month), m) for m in data.months if m.claims],
+            "first_month": month_label(data.months[0].month),
+            "last_month": month_label(data.months[-1].month),
+            "total_claims": claims_count(data.total.claims),
+            "money_chart": money_chart(data.months),
+            "status_chart": status_chart(data.months),
+            "status_table": status_table(data),
+            "limit_bars": limit_bars(data.policies),
+        },
+    )
+
+
+@require_GET
+@seller_required
+def figures_download(request):
+    """The month-by-month money of the figures page as CSV, in the reader's language."""
+    data = seller_figures(seller_id=request.user.seller_id, today=timezone.localdate())
+    response = HttpResponse(figures_csv(data), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="figures-{data.months[-1].month:%Y-%m}.csv"'
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@seller_required
 def enrol(request):
     seller = request.user.seller
     estimate_form = EstimateForm(request.GET or None)
     form = EnrolForm(
         request.POST or None,
-        initial={"starts_on": timezone.localdate(), "product": request.GET.get("product")},
+        initial={
+            "starts_on": seller_next_policy_start(seller_id=seller.pk, today=timezone.localdate()),
+            "product": request.GET.get("product"),
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -355,24 +403,6 @@ def claim_new(request):
     )
 
 
-def _history_note(claim, step) -> str:
-    """Return the note of a step as the reader reads it: what the system wrote is written
-    again in the reader's language, with its money formatted; a person's note as they wrote it.
-    """
-    if step.transition == "pay" and hasattr(claim, "payout"):
-        return _("Paid %(amount)s, reference %(reference)s.") % {
-            "amount": rub(claim.payout.amount),
-            "reference": claim.payout.reference,
-        }
-    if step.transition == "close" and step.actor_kind == ActorKind.SYSTEM:
-        if step.source_state == ClaimStatus.INFO_REQUESTED:
-            return _("Closed: the information asked for did not come within %(days)s days.") % {
-                "days": INFO_REPLY_WINDOW_DAYS
-            }
-        return _("Closed: the time to appeal has run out.")
-    return step.note
-
-
 def _appeal_until(claim, steps) -> dt.date | None:
     """Return the last day to appeal the claim's rejection, if it was rejected."""
     rejected = claim.status == ClaimStatus.REJECTED or (
@@ -396,10 +426,11 @@ def claim_detail(request, number: str):
         {
             "claim": claim,
             "line": claim_money_line(claim),
+            "payment_details": settings.INSURER_PAYMENT_DETAILS,
             "appeal_until": appeal_until,
             "appeal_open": appeal_until is not None and timezone.localdate() <= appeal_until,
             "history": [
-                (step, ClaimStatus(step.target_state).label, _history_note(claim, step))
+                (step, ClaimStatus(step.target_state).label, transition_note(step))
                 for step in steps
             ],
             "answer_form": AnswerForm(),

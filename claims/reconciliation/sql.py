@@ -18,11 +18,11 @@ anywhere and run again counts nothing twice.
 """
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from claims.assessment import RELEASE_CLEARS, claim_due_on
 from claims.calculation import HOLDING, SHARED_LIMITS
@@ -32,6 +32,7 @@ from claims.choices import (
     DiscrepancyKind,
     LimitApplied,
     RecoveryStatus,
+    SystemNote,
 )
 from claims.compensation import PREFERRED_PERIL, UNMATCHABLE_STATUSES
 from claims.lifecycle import claims_released, route_note
@@ -42,7 +43,9 @@ from claims.models import (
     MarketplaceCompensation,
     Payout,
     Recovery,
+    RecoveryReceipt,
 )
+from claims.notes import system_note
 from claims.outputs.webhooks import StatusChange
 from policies.choices import ActorKind, Cover
 from policies.models import CoverTerms, Policy, ProductVersion, Shipment
@@ -65,6 +68,7 @@ T = {
     "disc": Discrepancy._meta.db_table,
     "payout": Payout._meta.db_table,
     "recovery": Recovery._meta.db_table,
+    "receipt": RecoveryReceipt._meta.db_table,
     "policy": Policy._meta.db_table,
     "version": ProductVersion._meta.db_table,
     "terms": CoverTerms._meta.db_table,
@@ -228,7 +232,6 @@ def assess_claims(cursor) -> None:
     whose approval works their payable out again.
     """
     greatest, least = _fn("greatest"), _fn("least")
-    received = f"'{RecoveryStatus.RECEIVED}'"
     holding = _quote_list(HOLDING)
     # Every figure compared or written below is to the cent (see _cents).
     compensation = _cents("SUM(c.amount)")
@@ -293,7 +296,8 @@ def assess_claims(cursor) -> None:
                    SUM(m.paid) AS paid, SUM(m.recv) AS recv, SUM(m.held) AS held
             FROM (SELECT claim_id, amount AS paid, 0 AS recv, 0 AS held FROM {T["payout"]}
                   UNION ALL
-                  SELECT claim_id, 0, amount, 0 FROM {T["recovery"]} WHERE status = {received}
+                  SELECT r.claim_id, 0, rr.amount, 0 FROM {T["receipt"]} rr
+                  JOIN {T["recovery"]} r ON r.id = rr.recovery_id
                   UNION ALL
                   SELECT id, 0, 0, payable_amount FROM {T["claim"]}
                   WHERE status IN ({holding})
@@ -428,9 +432,8 @@ def raise_recoveries(cursor, now: dt.datetime) -> int:
     cursor.execute(
         f"""
         INSERT INTO {T["recovery"]}
-            (claim_id, compensation_id, amount, status, raised_at, received_on, reference)
-        SELECT cl.id, last.comp_id, {due},
-               '{RecoveryStatus.OPEN}', %s, NULL, ''
+            (claim_id, compensation_id, amount, status, raised_at)
+        SELECT cl.id, last.comp_id, {due}, '{RecoveryStatus.OPEN}', %s
         FROM {T["claim"]} cl
         JOIN (SELECT claim_id, MAX(id) AS comp_id FROM {STAGE}
               WHERE claim_id IS NOT NULL GROUP BY claim_id) last ON last.claim_id = cl.id
@@ -449,7 +452,8 @@ def _note_releases(cursor, now: dt.datetime) -> None:
     """Write on the logged release of each claim a shared limit cut, or that the claims
     released with it crowded out, what the triage of `claims.lifecycle` would say of it.
 
-    Few releases are, so each note is written on its claims in parts.
+    Few releases are, so each note (a code and its figures, `claims.notes`) is written on
+    its claims in parts.
     """
     cursor.execute(
         f"SELECT id, payable, limit_applied, target, crowded FROM {CLAIMS}"
@@ -458,10 +462,7 @@ def _note_releases(cursor, now: dt.datetime) -> None:
     noted: dict[str, list[int]] = {}
     for pk, payable, limit_applied, target, crowded in cursor.fetchall():
         note = (
-            _(
-                "The claims of the policy released with this one take the room of its limits "
-                "first: it goes to an adjuster."
-            )
+            system_note(SystemNote.CROWDED_OUT)
             if crowded
             else route_note(
                 target=target,
@@ -470,20 +471,21 @@ def _note_releases(cursor, now: dt.datetime) -> None:
             )
         )
         if note:
-            noted.setdefault(note, []).append(pk)
+            noted.setdefault(json.dumps(note, sort_keys=True), []).append(pk)
     for note, ids in noted.items():
         for start in range(0, len(ids), NOTE_PART):
             ClaimTransition.objects.filter(
                 claim_id__in=ids[start : start + NOTE_PART], transition="release", at=now
-            ).update(note=note)
+            ).update(**json.loads(note))
 
 
 def log_releases(cursor, now: dt.datetime) -> int:
     """Log the released claims' transitions in one statement and queue what follows them."""
     cursor.execute(
         f"INSERT INTO {T['transition']} (claim_id, transition, source_state, target_state,"
-        " at, actor_kind, actor_user_id, actor_marketplace_id, note, internal_note)"
-        f" SELECT id, 'release', %s, target, %s, %s, NULL, NULL, '', ''"
+        " at, actor_kind, actor_user_id, actor_marketplace_id, note, internal_note, note_code,"
+        " note_params)"
+        f" SELECT id, 'release', %s, target, %s, %s, NULL, NULL, '', '', '', '{{}}'"
         f" FROM {CLAIMS} WHERE releasing",
         [ClaimStatus.AWAITING_COMPENSATION, _db_time(now), ActorKind.SYSTEM],
     )

@@ -305,6 +305,7 @@ CLAIM = Resource(
             "owed_back": "0.00",
             "no_payable_reason": None,
         },
+        "recoveries": [],
         "due_on": "2026-12-14",
         "created_at": "2026-11-30T18:42:00+03:00",
         "updated_at": "2026-11-30T18:42:03+03:00",
@@ -383,7 +384,8 @@ STATUS_CHANGED = OpenApiWebhook(
         description=(
             "Sent to the marketplace's webhook URL (set in the admin) after every transition "
             "of one of its claims, once the change is committed. `payable` is what the insurer "
-            "will pay on the claim as it now stands.\n\n"
+            "will pay on the claim as it now stands: `0.00` once it is rejected, withdrawn or "
+            "closed unpaid, as the claim's `amounts` say.\n\n"
             "**Check the signature**: `X-Sellercover-Signature` is `sha256=` and the hex "
             "HMAC-SHA256, keyed with the marketplace's webhook secret, of "
             "`<X-Sellercover-Timestamp>.<raw body>`; refuse a timestamp far from now.\n\n"

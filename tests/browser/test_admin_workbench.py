@@ -79,7 +79,7 @@ def test_adjuster_and_senior_work_claims_to_payment(page):
     admin_sign_in(page, senior)
     page.goto("/admin/claims/claim/?signoff=mine")
     expect(page.locator("#result_list")).to_contain_text(large.number)
-    run_action(page, large, "approve")
+    run_action(page, large, "sign_off")
     large.refresh_from_db()
     assert large.status == ClaimStatus.APPROVED
 

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from claims.assessment import claim_calculate
-from claims.choices import ClaimStatus, LimitApplied, RecoveryStatus, RejectionCode
+from claims.choices import ClaimStatus, LimitApplied, RejectionCode
 from claims.compensation import compensation_match, compensation_record
 from claims.filing import claim_file
 from claims.lifecycle import claim_approve, claim_pay, claim_reject, claim_triage
-from claims.models import Claim, ClaimTransition, Payout, Recovery, WebhookDelivery
+from claims.models import Claim, ClaimTransition, Payout, RecoveryReceipt, WebhookDelivery
+from claims.notes import transition_note
 from claims.tasks import (
     claim_pay_task,
     claims_pay_task,
@@ -75,8 +76,8 @@ def held_and_paid(policy, **claims) -> Decimal:
     its approved ones hold."""
     mine = {f"claim__{name}": value for name, value in claims.items()}
     paid = Payout.objects.filter(claim__policy=policy, **mine).aggregate(s=Sum("amount"))["s"]
-    received = Recovery.objects.filter(
-        claim__policy=policy, status=RecoveryStatus.RECEIVED, **mine
+    received = RecoveryReceipt.objects.filter(
+        recovery__claim__policy=policy, **{f"recovery__{name}": v for name, v in mine.items()}
     ).aggregate(s=Sum("amount"))["s"]
     held = Claim.objects.filter(policy=policy, status=ClaimStatus.APPROVED, **claims).aggregate(
         s=Sum("payable_amount")
@@ -99,7 +100,10 @@ def compensate(shipment, amount: Decimal, external_id: str = "comp-1") -> None:
 
 
 def last_note(claim: Claim) -> str:
-    return ClaimTransition.objects.filter(claim=claim).order_by("-at", "-pk").first().note
+    """The note of the claim's last step, as an English reader reads it."""
+    step = ClaimTransition.objects.filter(claim=claim).order_by("-at", "-pk").first()
+    with translation.override("en"):
+        return transition_note(step)
 
 
 @pytest.mark.django_db

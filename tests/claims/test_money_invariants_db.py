@@ -31,7 +31,8 @@ operations = st.lists(
         st.tuples(st.just("file"), st.integers(0, ITEMS - 1), amounts),
         st.tuples(st.just("compensate"), st.integers(0, ITEMS - 1), amounts),
         st.tuples(st.just("pay"), st.integers(0, ITEMS - 1), st.just(D(0))),
-        st.tuples(st.just("receive"), st.integers(0, 3), st.just(D(0))),
+        # A payment back of any amount: all that is owed, a part, or more (refused).
+        st.tuples(st.just("receive"), st.integers(0, 3), amounts),
     ),
     max_size=14,
 )
@@ -82,9 +83,12 @@ def run(operation, policy, shipments, senior, counter):
     else:
         recovery = Recovery.objects.filter(claim__policy=policy).order_by("pk")[index : index + 1]
         if recovery:
+            counter[0] += 1
             recovery_receive(
                 recovery_id=recovery[0].pk,
+                amount=amount,
                 received_on=timezone.localdate(),
+                reference=f"rcv-{counter[0]}",
                 actor=Actor.for_user(senior),
             )
 

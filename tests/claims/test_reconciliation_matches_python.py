@@ -29,6 +29,7 @@ from claims.choices import (
     LimitApplied,
     RecoveryStatus,
     RunState,
+    SystemNote,
 )
 from claims.compensation import claim_for_compensation, compensation_match
 from claims.models import (
@@ -49,6 +50,10 @@ pytestmark = pytest.mark.django_db
 
 D = Decimal
 SHIPMENTS = 4
+
+
+def released_note(claim: Claim) -> str:
+    return ClaimTransition.objects.get(claim=claim, transition="release").note_code
 
 
 def cents(low: int, high: int) -> st.SearchStrategy[Decimal]:
@@ -408,7 +413,7 @@ def assert_reconciliation_matches_python(built: Built) -> None:
         if after.pk in crowded:
             target = ClaimStatus.UNDER_REVIEW
             event("crowded out")
-            assert ClaimTransition.objects.get(claim=after, transition="release").note
+            assert released_note(after) == SystemNote.CROWDED_OUT
         event(f"released to {target}")
         assert (after.status, after.flags) == (target, flags)
         assert (after.sla_started_on, after.sla_paused_days) == (today, 0)
@@ -589,7 +594,7 @@ def test_claims_released_never_hold_more_than_the_aggregate_limit(together):
     assert (first.status, first.payable_amount) == (ClaimStatus.APPROVED, D("7500.00"))
     if together:
         assert second.status == ClaimStatus.UNDER_REVIEW
-        assert ClaimTransition.objects.get(claim=second, transition="release").note
+        assert released_note(second) == SystemNote.CROWDED_OUT
     else:
         assert (second.status, second.payable_amount) == (ClaimStatus.APPROVED, D("2500.00"))
     held = sum(

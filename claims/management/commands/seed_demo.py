@@ -1,6 +1,7 @@
 import datetime as dt
 import hashlib
 import hmac
+import json
 import random
 from decimal import Decimal
 
@@ -10,10 +11,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from claims.assessment import APPEAL_WINDOW_DAYS
-from claims.choices import ClaimSource, ClaimStatus, CompensationReason, CompensationSource
+from claims.choices import (
+    ClaimSource,
+    ClaimStatus,
+    CompensationReason,
+    CompensationSource,
+    ReportSource,
+)
 from claims.compensation import compensation_match, compensation_record
 from claims.filing import claim_file, claim_submit
 from claims.jobs import claims_close_due
@@ -22,19 +29,20 @@ from claims.lifecycle import (
     claim_pay,
     claim_provide_info,
     claim_reject,
+    claim_release,
     claim_request_info,
     claim_withdraw,
 )
 from claims.management.celery import tasks_queued
+from claims.management.tariff import demo_tariff
 from claims.models import Claim, ClaimTransition
+from claims.reports.importing import report_import_create, report_import_run
 from policies.actors import Actor
-from policies.choices import PERIL_BY_EVENT_KIND, Cover, PremiumBasis, ShipmentEventKind
+from policies.choices import PERIL_BY_EVENT_KIND, Cover, ShipmentEventKind
 from policies.models import (
-    CoverTerms,
     Marketplace,
     MarketplaceApiKey,
     Product,
-    ProductVersion,
     Seller,
     Shipment,
     User,
@@ -53,7 +61,8 @@ SELLERS = [
     ("seller3@demo.local", "WB-100003", "Blue Harbour Trading LLC", "7810345670", "en"),
 ]
 STAFF = [
-    ("adjuster@demo.local", "Adjuster", Decimal("50000.00"), "Ирина", "Урегулировщик"),
+    # Below the cargo limit per item: the larger cargo claims need the senior's sign-off.
+    ("adjuster@demo.local", "Adjuster", Decimal("20000.00"), "Ирина", "Урегулировщик"),
     ("senior@demo.local", "Senior adjuster", Decimal("1000000.00"), "Павел", "Старший"),
     ("underwriter@demo.local", "Underwriter", Decimal("0.00"), "Олег", "Андеррайтер"),
 ]
@@ -81,6 +90,11 @@ def demo_api_key() -> tuple[str, str]:
     digest = hmac.new(settings.SECRET_KEY.encode(), b"seed-demo-wb", hashlib.sha256).hexdigest()
     prefix = "demo" + digest[:4]
     return prefix, f"{prefix}.{digest[8:40]}"
+
+
+def marketplace_description(seller: Seller) -> str:
+    with translation.override(seller.language):
+        return translation.gettext("Event reported by the marketplace.")
 
 
 class Command(BaseCommand):
@@ -148,32 +162,7 @@ class Command(BaseCommand):
             name="Страхование возвратов и грузов продавца",
             description="Возвратная логистика и груз на пути от склада маркетплейса до ПВЗ.",
         )
-        version = ProductVersion.objects.create(
-            product=product,
-            version=1,
-            effective_from=today - dt.timedelta(days=400),
-            aggregate_limit=Decimal("1000000.00"),
-            auto_approve_threshold=Decimal("10000.00"),
-            max_declared_value=Decimal("200000.00"),
-            excluded_categories=["Ювелирные изделия"],
-        )
-        CoverTerms.objects.create(
-            product_version=version,
-            cover=Cover.RETURN_LOGISTICS,
-            premium_basis=PremiumBasis.FEE_PER_SHIPMENT,
-            # 1.4 % of WB's fixed 50 ₽ reverse-leg fee.
-            premium_fee=Decimal("0.70"),
-            per_claim_limit=Decimal("5000.00"),
-        )
-        CoverTerms.objects.create(
-            product_version=version,
-            cover=Cover.CARGO,
-            premium_basis=PremiumBasis.RATE_ON_DECLARED_VALUE,
-            premium_rate=Decimal("0.014"),
-            per_claim_limit=Decimal("50000.00"),
-            per_event_limit=Decimal("100000.00"),
-            deductible=Decimal("500.00"),
-        )
+        demo_tariff(product)
 
         for email, group_name, limit, first, last in STAFF:
             user = User.objects.create_user(
@@ -280,7 +269,8 @@ class Command(BaseCommand):
                     claimed_amount=amount,
                     event_date=timezone.localdate(event.occurred_at),
                     source=ClaimSource.MARKETPLACE,
-                    description="Событие передано маркетплейсом.",
+                    # A marketplace writes in its seller's language.
+                    description=marketplace_description(seller),
                 )
             self._work_the_queue(seller, seller_user, adjuster, senior)
 
@@ -407,6 +397,10 @@ class Command(BaseCommand):
             )
             claim_withdraw(claim_id=withdrawn.pk, user=seller_user, note="Нашёлся.")
 
+        self._awaiting_signoff(seller, seller_user, adjuster)
+        if seller.external_id.endswith("1"):
+            self._report_import(seller, seller_user)
+
         # A late compensation on a paid cargo claim raises a recovery.
         paid = (
             Claim.objects.filter(seller=seller, status=ClaimStatus.PAID, cover=Cover.CARGO)
@@ -425,3 +419,103 @@ class Command(BaseCommand):
                 source=CompensationSource.API,
             )
             compensation_match(compensation_id=late.pk)
+
+    def _awaiting_signoff(self, seller, seller_user, adjuster) -> None:
+        """A cargo loss above the adjuster's authority, filed by the seller, released once the
+        compensation wait is over, and approved by the adjuster: it waits for the senior."""
+        shipment = (
+            Shipment.objects.filter(
+                seller=seller,
+                claims=None,
+                policy__isnull=False,
+                declared_value__gt=adjuster.authority_limit + Decimal("1000.00"),
+            )
+            .order_by("-declared_value", "external_id")
+            .first()
+        )
+        if shipment is None:
+            return
+        claim = claim_file(
+            actor=Actor.for_user(seller_user),
+            seller=seller,
+            shipment=shipment,
+            peril="loss",
+            claimed_amount=shipment.declared_value,
+            event_date=timezone.localdate(shipment.shipped_at) + dt.timedelta(days=2),
+            source=ClaimSource.SELLER,
+            description="Товар не доехал до ПВЗ: отслеживание остановилось на сортировке.",
+        )
+        claim_release(claim_id=claim.pk)
+        claim_approve(
+            claim_id=claim.pk,
+            adjuster=adjuster,
+            note="Утрата подтверждена маркетплейсом; компенсации не было.",
+        )
+
+    def _report_import(self, seller, seller_user) -> None:
+        """The seller's weekly WB report (reportDetailByPeriod v5 rows, field for field as
+        the API sends them): reverse-leg fees that open claims, a compensation, a sale."""
+        free = list(
+            Shipment.objects.filter(seller=seller, claims=None, policy__isnull=False).order_by(
+                "external_id"
+            )[:3]
+        )
+        if len(free) < 3:
+            return
+        day = timezone.localdate() - dt.timedelta(days=3)
+        rows = [
+            _wb_row(1, free[0], day, "Продажа", "Продажа", pay="1120.50"),
+            _wb_row(2, free[1], day, "Логистика", "От клиента при отмене", fee="50.00"),
+            _wb_row(3, free[2], day, "Логистика", "От клиента при возврате", fee="75.00"),
+        ]
+        # A cargo claim still to be decided, the marketplace having paid nothing on it yet.
+        waiting = (
+            Claim.objects.filter(
+                seller=seller,
+                cover=Cover.CARGO,
+                status__in=(ClaimStatus.AWAITING_COMPENSATION, ClaimStatus.UNDER_REVIEW),
+                signoff_requested_by=None,
+                compensations=None,
+            )
+            .select_related("shipment")
+            .order_by("number")
+            .first()
+        )
+        if waiting is not None:
+            pay = (waiting.claimed_amount * Decimal("0.25")).quantize(Decimal("0.01"))
+            rows.append(_wb_row(4, waiting.shipment, day, "Компенсация ущерба", "", pay=str(pay)))
+        imported = report_import_create(
+            marketplace=seller.marketplace,
+            seller=seller,
+            content=json.dumps(rows, ensure_ascii=False).encode(),
+            filename=f"wb-report-{day:%Y-%m-%d}.json",
+            source=ReportSource.UPLOAD,
+            user=seller_user,
+        )
+        report_import_run(import_id=imported.pk)
+
+
+def _wb_row(n, shipment, day, operation, leg, *, fee="0", pay="0") -> dict:
+    """Return one row of WB's reportDetailByPeriod v5 for `shipment`."""
+    returns = 1 if leg.startswith("От клиента") else 0
+    row = {
+        "realizationreport_id": 900_001,
+        "rrd_id": 9_000_000 + n,
+        "date_from": (day - dt.timedelta(days=day.weekday())).isoformat(),
+        "date_to": (day + dt.timedelta(days=6 - day.weekday())).isoformat(),
+        "currency_name": "руб",
+        "srid": shipment.external_id,
+        "doc_type_name": "Продажа",
+        "supplier_oper_name": operation,
+        "office_name": shipment.warehouse,
+        "delivery_amount": 1 - returns if operation == "Логистика" else 0,
+        "return_amount": returns,
+        "delivery_rub": float(fee),
+        "ppvz_for_pay": float(pay),
+        "retail_price_withdisc_rub": float(shipment.declared_value),
+        "rr_dt": day.isoformat(),
+        "sale_dt": f"{day.isoformat()}T00:00:00Z",
+    }
+    if leg:
+        row["bonus_type_name"] = leg
+    return row

@@ -32,15 +32,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from claims.management.tariff import demo_tariff
 from claims.outputs.webhooks import sign
 from claims.reconciliation.run import reconciliation_request
-from policies.choices import Cover, PremiumBasis
 from policies.models import (
-    CoverTerms,
     Marketplace,
     MarketplaceApiKey,
     Product,
-    ProductVersion,
     Seller,
     User,
 )
@@ -300,29 +298,7 @@ class Command(BaseCommand):
             secret = marketplace_webhook_secret_rotate(marketplace=marketplace)
             _, key = MarketplaceApiKey.objects.create_key(marketplace=marketplace, name="smoke")
             product = Product.objects.create(code=code, name=f"Проверка {code}")
-            version = ProductVersion.objects.create(
-                product=product,
-                version=1,
-                effective_from=timezone.localdate() - dt.timedelta(days=30),
-                aggregate_limit=Decimal("100000.00"),
-                auto_approve_threshold=Decimal("10000.00"),
-                max_declared_value=Decimal("200000.00"),
-            )
-            CoverTerms.objects.create(
-                product_version=version,
-                cover=Cover.RETURN_LOGISTICS,
-                premium_basis=PremiumBasis.FEE_PER_SHIPMENT,
-                premium_fee=Decimal("0.70"),
-                per_claim_limit=Decimal("5000.00"),
-            )
-            CoverTerms.objects.create(
-                product_version=version,
-                cover=Cover.CARGO,
-                premium_basis=PremiumBasis.RATE_ON_DECLARED_VALUE,
-                premium_rate=Decimal("0.014"),
-                per_claim_limit=Decimal("50000.00"),
-                deductible=Decimal("500.00"),
-            )
+            demo_tariff(product, aggregate_limit=Decimal("100000.00"), effective_days_ago=30)
         self._done(f"seeded marketplace {code}, its API key, webhook endpoint and tariff")
         return {
             "code": code,

@@ -58,6 +58,7 @@ from claims.invariants import (
 from claims.management.bench import require_postgresql
 from claims.management.celery import tasks_queued
 from claims.management.soak import drive
+from claims.management.tariff import demo_tariff
 from claims.models import (
     Claim,
     ClaimTransition,
@@ -69,15 +70,13 @@ from claims.models import (
     WebhookStatus,
 )
 from policies.actors import Actor
-from policies.choices import ActorKind, Cover, PremiumBasis
+from policies.choices import ActorKind
 from policies.ingest import sellers_upsert_bulk
 from policies.models import (
-    CoverTerms,
     Marketplace,
     MarketplaceApiKey,
     OutboxMessage,
     Product,
-    ProductVersion,
     User,
 )
 from policies.outbox import OPEN, outbox_depth
@@ -472,31 +471,7 @@ class Command(BaseCommand):
     def _product(self, code: str, *, aggregate: Decimal) -> Product:
         """A tariff with the demo's terms (DESIGN §3) and the given aggregate limit."""
         product = Product.objects.create(code=code, name=f"Выдержка {code}")
-        version = ProductVersion.objects.create(
-            product=product,
-            version=1,
-            effective_from=timezone.localdate() - dt.timedelta(days=400),
-            aggregate_limit=aggregate,
-            auto_approve_threshold=Decimal("10000.00"),
-            max_declared_value=Decimal("200000.00"),
-            excluded_categories=["Ювелирные изделия"],
-        )
-        CoverTerms.objects.create(
-            product_version=version,
-            cover=Cover.RETURN_LOGISTICS,
-            premium_basis=PremiumBasis.FEE_PER_SHIPMENT,
-            premium_fee=Decimal("0.70"),
-            per_claim_limit=Decimal("5000.00"),
-        )
-        CoverTerms.objects.create(
-            product_version=version,
-            cover=Cover.CARGO,
-            premium_basis=PremiumBasis.RATE_ON_DECLARED_VALUE,
-            premium_rate=Decimal("0.014"),
-            per_claim_limit=Decimal("50000.00"),
-            per_event_limit=Decimal("100000.00"),
-            deductible=Decimal("500.00"),
-        )
+        demo_tariff(product, aggregate_limit=aggregate)
         return product
 
     def _wait_ready(self, port: int, key: str) -> None:

@@ -119,6 +119,12 @@ def money_invariant_breaks(*, claims: QuerySet[Claim]) -> list[InvariantBreak]:
                     f"paid {claim.paid_total} above the limit of {claim.per_claim_limit}",
                 )
             )
+    breaks += [
+        InvariantBreak("payout_policy", number, "paid under a policy not the claim's")
+        for number in Payout.objects.filter(claim__in=claims)
+        .exclude(policy_id=F("claim__policy_id"))
+        .values_list("claim__number", flat=True)
+    ]
     breaks += _compensations_elsewhere(claims)
     breaks += _event_limit_breaks(claims)
     breaks += _aggregate_limit_breaks(claims)

@@ -516,6 +516,7 @@ def claim_pay(
         )
     payout = Payout(
         claim=claim,
+        policy_id=claim.policy_id,
         amount=calc.payable,
         paid_on=paid_on or timezone.localdate(),
         reference=(reference or "").strip() or new_reference("PAY"),

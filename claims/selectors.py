@@ -77,7 +77,7 @@ def _held(claims: QuerySet[Claim]) -> Decimal:
 def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> PolicyUsage:
     """Return what the policy's claims were paid, what its approved claims hold and what
     sellers have paid back."""
-    payouts = Payout.objects.filter(claim__policy_id=policy_id)
+    payouts = Payout.objects.filter(policy_id=policy_id)
     # What was received, in full or in part: each payment back gives its limit back.
     receipts = RecoveryReceipt.objects.filter(recovery__claim__policy_id=policy_id)
     claims = Claim.objects.filter(policy_id=policy_id)
@@ -90,8 +90,11 @@ def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> Poli
 
 def event_paid_by_others(*, claim: Claim) -> Decimal:
     """Return what the other claims of the claim's event were paid, net of money received back."""
-    others = {"claim__policy_id": claim.policy_id, "claim__event_key": claim.event_key}
-    paid = _sum(Payout.objects.filter(**others).exclude(claim_id=claim.pk))
+    paid = _sum(
+        Payout.objects.filter(policy_id=claim.policy_id, claim__event_key=claim.event_key).exclude(
+            claim_id=claim.pk
+        )
+    )
     recovered = _sum(
         RecoveryReceipt.objects.filter(recovery__claim__policy_id=claim.policy_id)
         .filter(recovery__claim__event_key=claim.event_key)
@@ -332,7 +335,7 @@ def seller_summary(*, seller_id: int) -> SellerSummary:
     by_status = dict(
         claims.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
     )
-    paid = _sum(Payout.objects.filter(claim__seller_id=seller_id))
+    paid = _sum(Payout.objects.filter(policy__seller_id=seller_id))
     owed = _sum(
         recoveries_with_receipts(Recovery.objects.filter(claim__seller_id=seller_id)),
         "owed_total",
@@ -575,7 +578,7 @@ def seller_policies_limit_use(*, seller_id: int) -> list[PolicyLimitUse]:
         Policy.objects.filter(seller_id=seller_id)
         .select_related("product_version")
         .annotate(
-            paid=_total_per(Payout.objects.filter(claim__policy=policy), key="claim__policy"),
+            paid=_total_per(Payout.objects.filter(policy=policy), key="policy"),
             received=_total_per(
                 Recovery.objects.filter(claim__policy=policy, status=RecoveryStatus.RECEIVED),
                 key="claim__policy",

@@ -266,6 +266,7 @@ class PayoutFactory(factory.django.DjangoModelFactory):
         model = Payout
 
     claim = factory.SubFactory(ClaimFactory, status=ClaimStatus.PAID)
+    policy = factory.SelfAttribute("claim.policy")
     amount = Decimal("7500.00")
     paid_on = factory.LazyFunction(timezone.localdate)
     reference = factory.Sequence(lambda n: f"PAY-TEST-{n:06d}")

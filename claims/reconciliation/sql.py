@@ -295,6 +295,7 @@ def assess_claims(cursor) -> None:
             SELECT m.claim_id, cl.policy_id, cl.event_key,
                    SUM(m.paid) AS paid, SUM(m.recv) AS recv, SUM(m.held) AS held
             FROM (SELECT claim_id, amount AS paid, 0 AS recv, 0 AS held FROM {T["payout"]}
+                  WHERE policy_id IN (SELECT DISTINCT policy_id FROM targets)
                   UNION ALL
                   SELECT r.claim_id, 0, rr.amount, 0 FROM {T["receipt"]} rr
                   JOIN {T["recovery"]} r ON r.id = rr.recovery_id
@@ -437,8 +438,7 @@ def raise_recoveries(cursor, now: dt.datetime) -> int:
         FROM {T["claim"]} cl
         JOIN (SELECT claim_id, MAX(id) AS comp_id FROM {STAGE}
               WHERE claim_id IS NOT NULL GROUP BY claim_id) last ON last.claim_id = cl.id
-        JOIN (SELECT claim_id, SUM(amount) AS paid FROM {T["payout"]} GROUP BY claim_id) p
-             ON p.claim_id = cl.id
+        JOIN (SELECT claim_id, amount AS paid FROM {T["payout"]}) p ON p.claim_id = cl.id
         LEFT JOIN (SELECT claim_id, SUM(amount) AS raised FROM {T["recovery"]}
                    GROUP BY claim_id) r ON r.claim_id = cl.id
         WHERE {due} > 0

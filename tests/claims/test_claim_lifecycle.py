@@ -388,7 +388,11 @@ def test_pay_makes_one_payout_of_the_payable(adjuster):
 
     assert claim.status == ClaimStatus.PAID
     payout = Payout.objects.get(claim=claim)
-    assert (payout.amount, payout.reference) == (D("11500.00"), "PP-1")
+    assert (payout.amount, payout.reference, payout.policy_id) == (
+        D("11500.00"),
+        "PP-1",
+        claim.policy_id,
+    )
 
 
 def test_pay_twice_is_refused(adjuster):

@@ -32,6 +32,12 @@ def test_a_claim_paid_as_its_calculation_says_breaks_nothing():
     assert money_checks(pk=payout.claim_id) == []
 
 
+def test_a_payout_recorded_under_another_policy_breaks_its_policy():
+    payout = factories.PayoutFactory(policy=factories.PolicyFactory())
+
+    assert money_checks(pk=payout.claim_id) == ["payout_policy"]
+
+
 def test_a_payout_above_the_loss_breaks_indemnity():
     payout = factories.PayoutFactory(claim__claimed_amount=D("3000.00"), amount=D("3000.01"))
 

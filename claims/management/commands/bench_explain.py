@@ -421,6 +421,7 @@ class Command(BaseCommand):
             f"{Claim._meta.db_table} cl WHERE cl.payable_amount > 0",
             {
                 "claim_id": "cl.id",
+                "policy_id": "cl.policy_id",
                 "amount": "cl.payable_amount",
                 "paid_on": "cl.created_at::date + 10",
                 "reference": "'PAY-' || cl.id",

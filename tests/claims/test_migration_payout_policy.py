@@ -17,7 +17,9 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized like every test here that commits, so the flush after it leaves the content
+# types for the next such test to restore.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_payouts_paid_before_the_migration_carry_their_claims_policy():
     payouts = [factories.PayoutFactory(), factories.PayoutFactory()]
     apps = _migrate(BEFORE)

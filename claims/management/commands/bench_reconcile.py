@@ -203,10 +203,10 @@ class Command(BaseCommand):
             )
             cursor.execute(
                 f"""
-                INSERT INTO {Payout._meta.db_table} (claim_id, amount, paid_on, reference,
-                    calculation, created_at)
-                SELECT cl.id, cl.payable_amount, %(day)s, %(code)s || '-pay-' || cl.id, '{{}}',
-                    %(now)s
+                INSERT INTO {Payout._meta.db_table} (claim_id, policy_id, amount, paid_on,
+                    reference, calculation, created_at)
+                SELECT cl.id, cl.policy_id, cl.payable_amount, %(day)s,
+                    %(code)s || '-pay-' || cl.id, '{{}}', %(now)s
                 FROM {T["claim"]} cl WHERE cl.marketplace_id = %(mp)s AND cl.status = 'paid'
                 """,
                 params,

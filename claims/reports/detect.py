@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
-from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
+from python_calamine_plus import CalamineError, CalamineWorkbook
 
 from claims.choices import ReportFormat
 from claims.reports.wb import FIELDS, REQUIRED_HEADERS, wb_table_columns, wb_table_missing
@@ -64,8 +64,8 @@ class Table:
     header: list[object]
     columns: dict[str, int]
     data_from: int  # index, among the file's rows, of the first row after the header
-    sheet: CalamineSheet | None = None  # XLSX: the sheet, loaded once and read again
-    first_line: int = 1  # XLSX: the spreadsheet row number of the sheet's first row
+    book: CalamineWorkbook | None = None  # XLSX: the workbook, its sheet streamed each pass
+    sheet: str = ""  # XLSX: the report sheet's name
     encoding: str = "utf-8-sig"  # CSV
     delimiter: str = ";"  # CSV
 
@@ -189,28 +189,22 @@ def _detect_xlsx(content: bytes) -> Detected:
     except (CalamineError, OSError, ValueError):
         raise ReportFileError(_("The file is a zip archive but not a readable XLSX.")) from None
     refusal = None
-    with book:
-        for name in book.sheet_names:
-            try:
-                sheet = book.get_sheet_by_name(name)
-            except (CalamineError, OSError, ValueError):
-                raise ReportFileError(_("The XLSX file cannot be read.")) from None
-            head = list(zip(range(HEADER_SCAN), sheet.iter_rows(), strict=False))
-            try:
-                index, columns = _header(head, kind="XLSX")
-            except ReportFileError as error:
-                # Keep the first sheet's reason: the report is the first sheet.
-                refusal = refusal or error
-                continue
-            start = sheet.start[0] if sheet.start else 0
-            table = Table(
-                header=list(head[index][1]),
-                columns=columns,
-                data_from=index + 1,
-                sheet=sheet,
-                first_line=start + 1,
-            )
-            return Detected(ReportFormat.WB_XLSX, table=table)
+    for name in book.sheet_names:
+        try:
+            head = list(enumerate(book.stream_sheet_by_name(name, max_row=HEADER_SCAN - 1)))
+        except (CalamineError, OSError, ValueError):
+            raise ReportFileError(_("The XLSX file cannot be read.")) from None
+        try:
+            index, columns = _header(head, kind="XLSX")
+        except ReportFileError as error:
+            # Keep the first sheet's reason: the report is the first sheet.
+            refusal = refusal or error
+            continue
+        table = Table(
+            header=list(head[index][1]), columns=columns, data_from=index + 1, book=book, sheet=name
+        )
+        return Detected(ReportFormat.WB_XLSX, table=table)
+    book.close()
     raise refusal or ReportFileError(_("The XLSX file has no sheets."))
 
 

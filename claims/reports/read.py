@@ -2,10 +2,9 @@
 
 Pure: no database, no clock. A bad row never stops the good ones: it comes back as an
 `error` row naming its column and value. Rows are produced lazily and may be read again
-(`Report.rows()` starts over), so a 200,000-row XLSX is never held as Python objects at
-once: the netting pass and the import pass each stream it. The XLSX reader keeps the
-decoded sheet in its own compact (Rust) memory while the report lives, about 2.5 KB per
-row of WB's 80-column layout, and hands rows to Python one at a time.
+(`Report.rows()` starts over), so a 200,000-row XLSX is never held at once: each pass
+streams the sheet from the archive one row at a time (python-calamine-plus, the
+python-calamine fork that streams; python-calamine itself decodes a whole sheet first).
 """
 
 import csv
@@ -13,8 +12,11 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+from python_calamine_plus import CalamineError
+
 from claims.choices import ReportFormat
-from claims.reports.detect import Detected, Table, detect
+from claims.reports.detect import Detected, ReportFileError, Table, detect
 from claims.reports.ozon import ozon_rows
 from claims.reports.rows import Period, ReportRow
 from claims.reports.wb import wb_json_period, wb_json_rows, wb_table_rows
@@ -86,11 +88,16 @@ def _blank(cells: Sequence[object]) -> bool:
 
 
 def _xlsx_cells(table: Table) -> Iterator[tuple[int, Sequence[object]]]:
-    """Yield (spreadsheet row number, cells) of the data rows, one row at a time."""
-    assert table.sheet is not None
-    for index, cells in enumerate(table.sheet.iter_rows()):
-        if index >= table.data_from and not _blank(cells):
-            yield table.first_line + index, cells
+    """Yield (spreadsheet row number, cells) of the data rows, as the sheet streams."""
+    assert table.book is not None
+    try:
+        stream = table.book.stream_sheet_by_name(table.sheet, min_row=table.data_from)
+        for index, cells in enumerate(stream, start=table.data_from):
+            if not _blank(cells):
+                yield index + 1, cells
+    except (CalamineError, OSError, ValueError):
+        # A sheet is read as it streams: a broken part shows only where it lies.
+        raise ReportFileError(_("The XLSX file cannot be read.")) from None
 
 
 def _csv_cells(content: bytes, table: Table) -> Iterator[tuple[int, Sequence[object]]]:

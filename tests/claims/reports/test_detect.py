@@ -147,3 +147,39 @@ def test_blank_lines_are_not_rows():
 
     assert report.count == 2
     assert [row.line for row in report.rows()] == [2, 4]
+
+
+def test_a_sheet_that_breaks_partway_is_refused_before_anything_is_stored():
+    rows = [PORTAL_HEADER] + [[n, *PORTAL_ROW[1:7], f"{n}.0.0"] for n in range(1, 2000)]
+    whole = zipfile.ZipFile(io.BytesIO(xlsx_bytes(rows)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in whole.namelist():
+            data = whole.read(name)
+            # The header streams fine; the sheet's XML ends in the middle of a row.
+            archive.writestr(name, data[: len(data) // 2] if "worksheets/" in name else data)
+
+    with pytest.raises(ReportFileError) as refused:
+        read_report(content=buffer.getvalue())
+
+    assert "The XLSX file cannot be read." in refused.value.message
+
+
+def test_a_table_placed_away_from_the_corner_keeps_its_spreadsheet_lines():
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for offset, cells in ((3, PORTAL_HEADER), (5, PORTAL_ROW), (8, PORTAL_ROW)):
+        for column, value in enumerate(cells, start=3):
+            sheet.cell(row=offset, column=column, value=value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+
+    report = read_report(content=buffer.getvalue())
+
+    assert report.count == 2
+    assert [(row.line, row.kind) for row in report.rows()] == [
+        (5, "reverse_fee"),
+        (8, "reverse_fee"),
+    ]

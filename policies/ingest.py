@@ -109,7 +109,7 @@ def differing_values(stored: dict[str, Any], values: dict[str, Any]) -> dict[str
     return differing
 
 
-class _In(lookups.In):
+class InArray(lookups.In):
     """`IN (…)`; on PostgreSQL `= ANY(%s)`, the values as one array: a batch's thousands of
     ids then cost one parameter to send, parse and plan instead of one each."""
 
@@ -120,7 +120,7 @@ class _In(lookups.In):
 
 def by_external_id(queryset, *, marketplace: Marketplace, ids) -> dict[str, Model]:
     """Return the marketplace's rows of `queryset` whose external id is in `ids`, keyed by it."""
-    rows = queryset.filter(_In(F("external_id"), set(ids)), marketplace=marketplace)
+    rows = queryset.filter(InArray(F("external_id"), set(ids)), marketplace=marketplace)
     return {row.external_id: row for row in rows}
 
 
@@ -129,7 +129,7 @@ def values_by_external_id(
 ) -> dict[str, dict[str, Any]]:
     """Return `by_external_id`'s rows as dicts of `fields` (a relation by its key): for
     batches of thousands, where a model object per row costs more than reading it."""
-    rows = queryset.filter(_In(F("external_id"), set(ids)), marketplace=marketplace)
+    rows = queryset.filter(InArray(F("external_id"), set(ids)), marketplace=marketplace)
     return {row["external_id"]: row for row in rows.values("external_id", *fields)}
 
 
@@ -663,7 +663,7 @@ def events_stored(*, marketplace: Marketplace, ids: set[str]) -> QuerySet[Shipme
     if not found:
         return ShipmentEvent.objects.none()
     return ShipmentEvent.objects.filter(
-        _In(F("pk"), {pk for pk, _ in found}), _In(F("created_at"), {at for _, at in found})
+        InArray(F("pk"), {pk for pk, _ in found}), InArray(F("created_at"), {at for _, at in found})
     )
 
 

@@ -45,7 +45,15 @@ from claims.tasks import report_import_run_task
 from policies.calculation import ZERO
 from policies.choices import EVENT_KIND_BY_PERIL, Cover, Fulfilment
 from policies.errors import ConflictError, DomainError, ErrorCode
-from policies.ingest import CREATED, ERROR, UNCHANGED, insert_values, shipments_record_bulk
+from policies.ingest import (
+    CREATED,
+    ERROR,
+    UNCHANGED,
+    InArray,
+    by_external_id,
+    insert_values,
+    shipments_record_bulk,
+)
 from policies.models import Marketplace, Seller, Shipment, User
 from policies.outbox import outbox_enqueue
 
@@ -233,8 +241,8 @@ def _counted_elsewhere(imported: ReportImport, rows: list[ReportRow]) -> set[str
     """Return the keys of `rows` an earlier import of the marketplace counted."""
     return set(
         ReportLine.objects.filter(
+            InArray(F("key"), {row.key for row in rows}),
             marketplace_id=imported.marketplace_id,
-            key__in=[row.key for row in rows],
             counted=True,
         )
         .exclude(report=imported)
@@ -359,19 +367,22 @@ def _shipments(
                 "shipped_at": _aware(row.occurred_on),
             },
         )
+    results = shipments_record_bulk(marketplace=imported.marketplace, items=list(items.values()))
     refused = {
         result.external_id: "; ".join(m for ms in result.errors.values() for m in ms)
-        for result in shipments_record_bulk(
-            marketplace=imported.marketplace, items=list(items.values())
-        )
+        for result in results
         if result.status == ERROR
     }
-    return refused, {
-        s.external_id: s
-        for s in Shipment.objects.filter(
-            marketplace_id=imported.marketplace_id, external_id__in=list(items)
-        ).select_related("policy__product_version")
-    }
+    # A new item comes back with its policy and product loaded. One stored before is read:
+    # the marketplace's own record of it differs from the report's, and wins.
+    shipments = {r.external_id: r.obj for r in results if r.status == CREATED}
+    if stored := items.keys() - shipments.keys():
+        shipments |= by_external_id(
+            Shipment.objects.select_related("policy__product_version"),
+            marketplace=imported.marketplace,
+            ids=stored,
+        )
+    return refused, shipments
 
 
 def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, _Line]]) -> None:

@@ -13,10 +13,9 @@ import datetime as dt
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice
 
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -38,9 +37,10 @@ from claims.choices import (
 from claims.compensation import compensations_record_bulk
 from claims.filing import claim_amount_add, shipment_events_ingest
 from claims.models import Claim, ReportImport, ReportImportStatus, ReportLine
-from claims.reports.netting import Netting, Outcome, RowOutcome
+from claims.reports.netting import Netting, Outcome, RowOutcome, batches
 from claims.reports.read import Report, read_report
 from claims.reports.rows import FEE_KINDS, ReportRow, RowKind
+from claims.reports.scratch import Kept, scratch
 from claims.tasks import report_import_run_task
 from policies.calculation import ZERO
 from policies.choices import EVENT_KIND_BY_PERIL, Cover, Fulfilment
@@ -183,51 +183,74 @@ def _import_rows(
 ) -> bool:
     """Read the report once: rows that write nothing but their outcome go in chunk by
     chunk as they are read; those that open, change or record something wait for the
-    netting, which needs the whole report, and go in after it in file order.
+    netting, which needs the whole report, and go in after it in file order. What the
+    netting remembers and the waiting rows are kept on disk (claims/reports/scratch.py).
 
     Return whether all are in: past `deadline` (of `time.monotonic()`), once a chunk
     went in, the rest are left for the next run."""
     written = _lines_written(imported)
     done = len(written)
-    netting = Netting()
-    added = 0
-    waiting: list[tuple[int, ReportRow, RowOutcome]] = []
-    for part in _chunks(report.rows(), CHUNK):
-        # Rows an earlier import counted are set aside before netting: a storno of a fee
-        # counted last week cancels that fee's claim even if the fee comes again here.
-        elsewhere = _counted_elsewhere(imported, part)
-        now = []
-        for row in part:
-            verdict = None
-            if row.key not in elsewhere:
-                verdict, added = netting.add(row), added + 1
-            if row.line in written:
-                continue
-            if verdict is not None and verdict.outcome is Outcome.KEPT and _route(row)[0]:
-                waiting.append((added - 1, row, verdict))
-            else:
-                now.append((row, verdict))
-        if now and done > len(written) and time.monotonic() >= deadline:
-            return False
-        _import_chunk(imported, now)
-        done += len(now)
-        if progress is not None:
-            progress(done, imported.rows)
-    netted = netting.netted()
-    waited = {index for index, _row, _verdict in waiting}
-    ReportLine.objects.filter(
-        report=imported,
-        line__in=[outcome.line for index, outcome in netted.items() if index not in waited],
-    ).update(outcome=ReportOutcome.NETTED, reason="", message="")
-    rows = ((row, netted.get(index, verdict)) for index, row, verdict in waiting)
-    for chunk in _chunks(rows, CHUNK):
-        if done > len(written) and time.monotonic() >= deadline:
-            return False
-        _import_chunk(imported, chunk)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, imported.rows)
+    with scratch() as db:
+        netting, waiting = Netting(db), Kept(db, "waiting")
+        added = 0
+        for part in batches(report.rows(), CHUNK):
+            # Rows an earlier import counted are set aside before netting: a storno of a fee
+            # counted last week cancels that fee's claim even if the fee comes again here.
+            elsewhere = _counted_elsewhere(imported, part)
+            verdicts = iter(netting.add_many([row for row in part if row.key not in elsewhere]))
+            now, later = [], []
+            for row in part:
+                verdict = None
+                if row.key not in elsewhere:
+                    verdict, added = next(verdicts), added + 1
+                if row.line in written:
+                    continue
+                if verdict is not None and verdict.outcome is Outcome.KEPT and _route(row)[0]:
+                    later.append((added - 1, (row, verdict)))
+                else:
+                    now.append((row, verdict))
+            waiting.add_many(later)
+            if now and done > len(written) and time.monotonic() >= deadline:
+                return False
+            _import_chunk(imported, now)
+            done += len(now)
+            if progress is not None:
+                progress(done, imported.rows)
+        # The rows written as they were read that pairing netted.
+        for chunk in batches(_apart(netting.netted(), waiting), CHUNK):
+            ReportLine.objects.filter(report=imported, line__in=chunk).update(
+                outcome=ReportOutcome.NETTED, reason="", message=""
+            )
+        for chunk in batches(_with_netting(waiting, netting.netted()), CHUNK):
+            if done > len(written) and time.monotonic() >= deadline:
+                return False
+            _import_chunk(imported, chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, imported.rows)
     return True
+
+
+def _apart(netted: Iterator[tuple[int, RowOutcome]], waiting: Kept) -> Iterator[int]:
+    """Yield the lines of the netted rows that are not waiting (both come by position)."""
+    positions = (position for position, _item in waiting)
+    wait = next(positions, None)
+    for position, outcome in netted:
+        while wait is not None and wait < position:
+            wait = next(positions, None)
+        if wait != position:
+            yield outcome.line
+
+
+def _with_netting(
+    waiting: Kept, netted: Iterator[tuple[int, RowOutcome]]
+) -> Iterator[tuple[ReportRow, RowOutcome]]:
+    """Yield each waiting row with its outcome: `netted` where pairing netted it."""
+    pending = next(netted, None)
+    for position, (row, verdict) in waiting:
+        while pending is not None and pending[0] < position:
+            pending = next(netted, None)
+        yield row, pending[1] if pending is not None and pending[0] == position else verdict
 
 
 def _lines_written(imported: ReportImport) -> set[int]:
@@ -248,12 +271,6 @@ def _counted_elsewhere(imported: ReportImport, rows: list[ReportRow]) -> set[str
         .exclude(report=imported)
         .values_list("key", flat=True)
     )
-
-
-def _chunks(pairs: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(pairs)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 @transaction.atomic

@@ -19,13 +19,18 @@ in any order come to the same outcomes.
 """
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
+from itertools import groupby, islice
+from operator import itemgetter
 
 from claims.choices import ReportIgnoredReason
 from claims.reports.rows import FEE_KINDS, ErrorReason, ReportRow, RowKind
+from claims.reports.scratch import scratch
 
 # Kinds a storno can cancel within the report.
 NETTABLE_BY_STORNO = FEE_KINDS | {RowKind.SALE, RowKind.SALE_RETURN, RowKind.COMPENSATION}
@@ -48,68 +53,139 @@ class RowOutcome:
     partner: int | None = None  # the line netted against, or of the row duplicated
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    order: tuple[dt.date, str]  # how pairs are chosen: by date, then key (unique here)
-    index: int  # position among the outcomes
-    line: int
-
-
 def net_within_report(rows: Iterable[ReportRow]) -> list[RowOutcome]:
     """Return one outcome per row, in the rows' order."""
-    netting = Netting()
-    outcomes = [netting.add(row) for row in rows]
-    for index, outcome in netting.netted().items():
-        outcomes[index] = outcome
+    with scratch() as db:
+        netting = Netting(db)
+        outcomes = []
+        for chunk in batches(rows, BATCH):
+            outcomes += netting.add_many(chunk)
+        for index, outcome in netting.netted():
+            outcomes[index] = outcome
     return outcomes
 
 
 class Netting:
-    """The netting rule fed one row at a time, for a report read once.
+    """The netting rule fed a batch of rows at a time, for a report read once.
 
-    `add` answers each row's outcome as far as the row alone tells; once every row is
-    added, `netted` answers those pairing changes to `netted`. Keeps a small record per
-    row, never the rows themselves, so a large report streams through.
+    `add_many` answers each row's outcome as far as the row alone tells; once every row is
+    added, `netted` answers those pairing changes to `netted`, by the rows' positions
+    among all added. What it must remember of each row (its key and content, and where a
+    row may pair, its group) is kept in the scratch database `db`, never in memory.
     """
 
-    def __init__(self):
-        self._count = 0
-        self._seen: dict[str, tuple[int, int]] = {}  # key → (line, hash of content)
-        self._stornos: dict[tuple, list[_Candidate]] = defaultdict(list)
-        self._targets: dict[tuple, list[_Candidate]] = defaultdict(list)
-        self._paid: dict[tuple, list[_Candidate]] = defaultdict(list)
-        self._taken_back: dict[tuple, list[_Candidate]] = defaultdict(list)
-
-    def add(self, row: ReportRow) -> RowOutcome:
-        """Return the row's outcome by itself: KEPT when only pairing can tell more."""
-        index, self._count = self._count, self._count + 1
-        outcome = _alone(row, self._seen)
-        if outcome.outcome is not Outcome.KEPT:
-            return outcome
-        candidate = _Candidate(
-            order=(row.occurred_on or dt.date.min, row.key), index=index, line=row.line
+    def __init__(self, db: sqlite3.Connection):
+        self._db, self._count, self._paired = db, 0, False
+        db.execute(
+            "CREATE TABLE netting_seen (key TEXT PRIMARY KEY, line INTEGER, content INTEGER)"
+            " WITHOUT ROWID"
         )
-        if row.kind is RowKind.STORNO and row.shipment_id:
-            self._stornos[_storno_group(row, kind=row.cancels)].append(candidate)
-        elif row.kind in NETTABLE_BY_STORNO and row.shipment_id and row.amount is not None:
-            self._targets[_storno_group(row, kind=row.kind)].append(candidate)
-        if row.kind is RowKind.COMPENSATION and row.amount:
-            group = (row.raw_kind, row.shipment_id, row.sku, row.currency, abs(row.amount))
-            (self._paid if row.amount > 0 else self._taken_back)[group].append(candidate)
-        return outcome
+        # pairing: 1 a storno with its row, 2 a compensation with its taking back; side 0
+        # is the first of the pair (the storno, the taking back), 1 the second.
+        db.execute(
+            "CREATE TABLE netting_candidate (pairing INTEGER, grp TEXT, side INTEGER,"
+            " day TEXT, key TEXT, position INTEGER, line INTEGER)"
+        )
+        db.execute(
+            "CREATE TABLE netting_netted"
+            " (position INTEGER PRIMARY KEY, line INTEGER, key TEXT, partner INTEGER)"
+        )
 
-    def netted(self) -> dict[int, RowOutcome]:
-        """Return the `netted` outcomes of the rows added, by their position among them."""
-        netted: dict[int, RowOutcome] = {}
-        for group, cancelling in self._stornos.items():
-            _pair(cancelling, self._targets.get(group, []), netted)
-        for group, negatives in self._taken_back.items():
-            _pair(negatives, self._paid.get(group, []), netted)
-        return netted
+    def add_many(self, rows: Sequence[ReportRow]) -> list[RowOutcome]:
+        """Return each row's outcome by itself: KEPT when only pairing can tell more."""
+        assert not self._paired, "rows added after pairing"
+        seen = self._seen({row.key for row in rows})
+        first = self._count
+        self._count += len(rows)
+        outcomes, new, candidates = [], [], []
+        for index, row in enumerate(rows, start=first):
+            outcome = _alone(row, seen, new)
+            outcomes.append(outcome)
+            if outcome.outcome is Outcome.KEPT:
+                candidates += _candidates(row, index)
+        self._db.executemany("INSERT INTO netting_seen VALUES (?, ?, ?)", new)
+        self._db.executemany(
+            "INSERT INTO netting_candidate VALUES (?, ?, ?, ?, ?, ?, ?)", candidates
+        )
+        return outcomes
+
+    def netted(self) -> Iterator[tuple[int, RowOutcome]]:
+        """Yield (position, `netted` outcome) of the rows pairing nets, in their order."""
+        if not self._paired:
+            self._pair()
+        for index, line, key, partner in self._db.execute(
+            "SELECT position, line, key, partner FROM netting_netted ORDER BY position"
+        ):
+            yield index, RowOutcome(line, key, Outcome.NETTED, partner=partner)
+
+    def _seen(self, keys: set[str]) -> dict[str, tuple[int, int]]:
+        found = self._db.execute(
+            "SELECT key, line, content FROM netting_seen"
+            " WHERE key IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(keys))],
+        )
+        return {key: (line, content) for key, line, content in found}
+
+    def _pair(self) -> None:
+        """Net the rows of each group, stornos first: a row netted there pairs no further."""
+        self._paired = True
+        for pairing in (STORNO_PAIRING, COMPENSATION_PAIRING):
+            groups = self._db.execute(
+                "SELECT grp, side, day, key, position, line FROM netting_candidate"
+                " WHERE pairing = ? AND grp IN (SELECT grp FROM netting_candidate"
+                "  WHERE pairing = ? GROUP BY grp HAVING min(side) < max(side))"
+                " AND position NOT IN (SELECT position FROM netting_netted)"
+                " ORDER BY grp, side, day, key",
+                [pairing, pairing],
+            )
+            for _group, members in groupby(groups, key=itemgetter(0)):
+                sides: tuple[list, list] = ([], [])
+                for _grp, side, _day, key, index, line in members:
+                    sides[side].append((index, line, key))
+                self._db.executemany(
+                    "INSERT INTO netting_netted VALUES (?, ?, ?, ?)", _pairs(*sides)
+                )
 
 
-def _alone(row: ReportRow, seen: dict[str, tuple[int, int]]) -> RowOutcome:
-    """Return the outcome a row has by itself (KEPT when only pairing can tell more)."""
+# Rows the rule reads at a time: one query of keys per batch.
+BATCH = 2000
+STORNO_PAIRING, COMPENSATION_PAIRING = 1, 2
+
+
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    """Yield lists of `size` items (the last one shorter) until `items` ends."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _candidates(row: ReportRow, index: int) -> list[tuple]:
+    """Return the groups a kept row may pair in, as rows of `netting_candidate`."""
+    order = ((row.occurred_on or dt.date.min).isoformat(), row.key, index, row.line)
+    found = []
+    if row.kind is RowKind.STORNO and row.shipment_id:
+        found.append((STORNO_PAIRING, _storno_group(row, kind=row.cancels), 0, *order))
+    elif row.kind in NETTABLE_BY_STORNO and row.shipment_id and row.amount is not None:
+        found.append((STORNO_PAIRING, _storno_group(row, kind=row.kind), 1, *order))
+    if row.kind is RowKind.COMPENSATION and row.amount:
+        group = _group(row.raw_kind, row.shipment_id, row.sku, row.currency, abs(row.amount))
+        found.append((COMPENSATION_PAIRING, group, 0 if row.amount < 0 else 1, *order))
+    return found
+
+
+def _group(*values) -> str:
+    """Return a group's values as text that is equal exactly when the values are: an
+    amount by its value, whatever its places (50.0 is 50.00)."""
+    return json.dumps(
+        [v.normalize().to_eng_string() if isinstance(v, Decimal) else v for v in values]
+    )
+
+
+def _alone(row: ReportRow, seen: dict[str, tuple[int, int]], new: list[tuple]) -> RowOutcome:
+    """Return the outcome a row has by itself (KEPT when only pairing can tell more).
+
+    `seen` holds the earlier rows' keys among this batch's; a key first seen here is
+    added to it, and to `new`."""
     if row.kind is RowKind.ERROR:
         return RowOutcome(row.line, row.key, Outcome.ERROR, reason=row.reason)
     content = hash(row.content())
@@ -121,6 +197,7 @@ def _alone(row: ReportRow, seen: dict[str, tuple[int, int]]) -> RowOutcome:
             row.line, row.key, Outcome.ERROR, reason=ErrorReason.KEY_CONFLICT, partner=first_line
         )
     seen[row.key] = (row.line, content)
+    new.append((row.key, row.line, content))
     if not row.in_roubles:
         return RowOutcome(row.line, row.key, Outcome.IGNORED, reason=ReportIgnoredReason.CURRENCY)
     if row.kind is RowKind.IGNORED:
@@ -130,21 +207,15 @@ def _alone(row: ReportRow, seen: dict[str, tuple[int, int]]) -> RowOutcome:
     return RowOutcome(row.line, row.key, Outcome.KEPT)
 
 
-def _storno_group(row: ReportRow, *, kind: RowKind | None) -> tuple:
+def _storno_group(row: ReportRow, *, kind: RowKind | None) -> str:
     amount = abs(row.amount) if row.amount is not None else None
-    return (kind, row.peril, row.shipment_id, row.currency, amount)
+    return _group(kind, row.peril, row.shipment_id, row.currency, amount)
 
 
-def _pair(
-    firsts: list[_Candidate], seconds: list[_Candidate], netted: dict[int, RowOutcome]
-) -> None:
-    """Net the earliest of each side with each other, as far as both sides go."""
-
-    def free(candidates: list[_Candidate]) -> list[_Candidate]:
-        return sorted((c for c in candidates if c.index not in netted), key=lambda c: c.order)
-
-    for first, second in zip(free(firsts), free(seconds), strict=False):
-        for this, other in ((first, second), (second, first)):
-            netted[this.index] = RowOutcome(
-                this.line, this.order[1], Outcome.NETTED, partner=other.line
-            )
+def _pairs(firsts: list[tuple], seconds: list[tuple]) -> Iterator[tuple]:
+    """Net the earliest of each side with each other, as far as both sides go: yield
+    rows of `netting_netted` for both rows of each pair. Each side is (position, line,
+    key) in its order, by date, then key."""
+    for first, second in zip(firsts, seconds, strict=False):
+        for (index, line, key), (_other, partner, _key) in ((first, second), (second, first)):
+            yield index, line, key, partner

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from claims.reports.netting import Outcome, net_within_report
+from claims.reports.netting import BATCH, Netting, Outcome, batches, net_within_report
 from claims.reports.read import read_report
-from claims.reports.rows import RowKind
+from claims.reports.rows import ReportRow, RowKind
+from claims.reports.scratch import scratch
 from tests.claims.reports import xlsx_bytes
 
 ROWS = 10_000
@@ -73,3 +74,39 @@ def test_the_rows_can_be_read_again_for_a_second_pass(content):
     assert [o.key for o in outcomes] == keys
     assert {o.outcome for o in outcomes} == {Outcome.KEPT}
     assert len(set(keys)) == ROWS
+
+
+def _fees_and_their_stornos(count: int):
+    """Yield `count` fees and, after them all, a storno of each: every row nets."""
+    day = dt.date(2026, 3, 2)
+    for kind, first in ((RowKind.REVERSE_FEE, 0), (RowKind.STORNO, count)):
+        for number in range(count):
+            yield ReportRow(
+                key=str(first + number),
+                line=first + number + 2,
+                kind=kind,
+                amount=Decimal("50.00"),
+                peril="non_buyout",
+                cancels=RowKind.REVERSE_FEE if kind is RowKind.STORNO else None,
+                shipment_id=f"{10**16 + number}.0.0",
+                occurred_on=day,
+            )
+
+
+def test_the_netting_keeps_what_it_remembers_of_each_row_on_disk():
+    count = 20_000
+    tracemalloc.start()
+    try:
+        with scratch() as db:
+            netting = Netting(db)
+            for batch in batches(_fees_and_their_stornos(count), BATCH):
+                netting.add_many(batch)
+            netted = sum(1 for _position, _outcome in netting.netted())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert netted == 2 * count
+    # One batch of rows and its outcomes at a time; the 40,000 rows' keys and groups held
+    # in memory would take over ten megabytes.
+    assert peak < 4_000_000

@@ -439,7 +439,10 @@ def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, _Line]]) -> N
         marketplace=imported.marketplace, items=events, source=ClaimSource.REPORT
     )
     claims = {
-        (c.shipment_id, c.peril): c for c in Claim.objects.filter(shipment_id__in=shipment_ids)
+        (shipment_id, peril): pk
+        for shipment_id, peril, pk in Claim.objects.filter(
+            shipment_id__in=shipment_ids
+        ).values_list("shipment_id", "peril", "pk")
     }
     for (row, line), event, result in zip(waiting, events, results, strict=True):
         claim = claims.get((event["shipment"].pk, row.peril))
@@ -455,18 +458,18 @@ def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, _Line]]) -> N
                 else ReportIgnoredReason.NOT_ELIGIBLE,
             )
             line.message = code
-        elif claim.pk not in before:
+        elif claim not in before:
             # The first fee of the item and peril opened its claim; a later one adds to it.
-            line.outcome, line.claim_id = ReportOutcome.CLAIM_OPENED, claim.pk
-            before.add(claim.pk)
+            line.outcome, line.claim_id = ReportOutcome.CLAIM_OPENED, claim
+            before.add(claim)
         else:
-            line.claim_id = claim.pk
             _add_to_claim(line, claim, row.amount)
 
 
-def _add_to_claim(line: _Line, claim: Claim, amount: Decimal | None) -> None:
+def _add_to_claim(line: _Line, claim_id: int, amount: Decimal | None) -> None:
     """Add a leg's fee to its claim: counted while the claim is open, noted after settlement."""
-    added = claim_amount_add(claim_id=claim.pk, amount=amount or ZERO, note=line.key)
+    line.claim_id = claim_id
+    added = claim_amount_add(claim_id=claim_id, amount=amount or ZERO, note=line.key)
     line.outcome = ReportOutcome.CLAIM_UPDATED
     line.reason = "" if added else "reported_after_settlement"
 
@@ -498,8 +501,7 @@ def _add_legs(imported: ReportImport, legs: list[tuple[ReportRow, _Line]]) -> No
         if row.kind is RowKind.FORWARD_FEE and not claim.policy.product_version.forward_leg_covered:
             _ignore(line, ReportIgnoredReason.FORWARD_LEG_NOT_COVERED)
             continue
-        line.claim_id = claim.pk
-        _add_to_claim(line, claim, row.amount)
+        _add_to_claim(line, claim.pk, row.amount)
 
 
 def _record_compensations(imported: ReportImport, rows: list[tuple[ReportRow, _Line]]):
@@ -554,8 +556,7 @@ def _cancel_fees(imported: ReportImport, rows: list[tuple[ReportRow, _Line]]) ->
             _ignore(line, ReportIgnoredReason.NOTHING_TO_CANCEL)
             continue
         change = -(row.amount or ZERO) if row.kind is RowKind.STORNO else (row.amount or ZERO)
-        line.claim_id = claim.pk
-        _add_to_claim(line, claim, change)
+        _add_to_claim(line, claim.pk, change)
 
 
 def _finish(import_id: int) -> ReportImport:

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.utils.translation import gettext as _
 from python_calamine_plus import CalamineError
@@ -25,10 +26,18 @@ from claims.reports.wb import wb_json_period, wb_json_rows, wb_table_rows
 @dataclass(frozen=True)
 class Report:
     format: ReportFormat
-    count: int  # rows in the file (blank lines aside), as rows() yields them
     period: Period | None  # the period the report says it covers, when it says
     filename: str
     read_rows: Callable[[], Iterator[ReportRow]] = field(repr=False, compare=False)
+    count_rows: Callable[[], int] = field(repr=False, compare=False)
+
+    @cached_property
+    def count(self) -> int:
+        """Return the rows in the file (blank lines aside), as rows() yields them.
+
+        A portal file is read through to count it, and so to its end: a sheet broken
+        partway raises ReportFileError here, as it would reading the rows."""
+        return self.count_rows()
 
     def rows(self) -> Iterator[ReportRow]:
         """Return a new iterator over the rows, in file order."""
@@ -47,19 +56,19 @@ def read_report(*, content: bytes, filename: str = "") -> Report:
         items = detected.items
         return Report(
             format=form,
-            count=len(items),
             period=wb_json_period(items, form=form),
             filename=filename,
             read_rows=lambda: wb_json_rows(items, form=form),
+            count_rows=lambda: len(items),
         )
     if form is ReportFormat.OZON_TRANSACTIONS:
         operations = detected.items
         return Report(
             format=form,
-            count=len(operations),
             period=None,
             filename=filename,
             read_rows=lambda: ozon_rows(operations),
+            count_rows=lambda: len(operations),
         )
     return _table_report(detected, content=content, filename=filename)
 
@@ -75,11 +84,11 @@ def _table_report(detected: Detected, *, content: bytes, filename: str) -> Repor
 
     return Report(
         format=detected.format,
-        count=sum(1 for _ in cells()),
         # The portal's detail rows do not carry the report's period.
         period=None,
         filename=filename,
         read_rows=lambda: wb_table_rows(cells(), columns=table.columns, header=table.header),
+        count_rows=lambda: sum(1 for _ in cells()),
     )
 
 

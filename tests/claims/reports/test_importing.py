@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,11 +18,18 @@ from claims.choices import (
     ReportIgnoredReason,
     ReportOutcome,
 )
-from claims.models import Claim, MarketplaceCompensation, Recovery, ReportLine
+from claims.models import Claim, MarketplaceCompensation, Recovery, ReportImport, ReportLine
+from claims.reports.detect import ReportFileError
 from claims.reports.importing import report_import_create, report_import_run
 from tests import factories
-from tests.claims.reports import fixture_json, json_bytes
-from tests.claims.reports.test_wb_generated import api_rows, goods, logistics
+from tests.claims.reports import cut_sheet, fixture_json, json_bytes, xlsx_bytes
+from tests.claims.reports.test_wb_generated import (
+    HEADERS_2025,
+    api_rows,
+    goods,
+    logistics,
+    table,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +124,21 @@ def test_the_real_ozon_month_opens_a_claim_per_insured_fee_and_counts_its_compen
     assert set(forward.values_list("reason", flat=True)) == {
         ReportIgnoredReason.FORWARD_LEG_NOT_COVERED
     }
+
+
+def test_a_workbook_broken_partway_is_refused_and_nothing_is_stored(seller):
+    day = yesterday()
+    rows = [
+        logistics(9000 + n, f"{n}.0.0", FROM_BUYER_AT_CANCEL, D("50.00"), day, returns=1)
+        for n in range(1, 2000)
+    ]
+    content = cut_sheet(xlsx_bytes(table(rows, HEADERS_2025)))
+
+    with translation.override("en"), pytest.raises(ReportFileError, match="cannot be read"):
+        run(seller, content, "week.xlsx")
+
+    assert not ReportImport.objects.exists()
+    assert not ReportLine.objects.exists()
 
 
 def test_the_same_report_again_changes_nothing(imported):

@@ -11,6 +11,7 @@ Every batch write by external id, here and in `claims`, is written on
 """
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Model, Prefetch, QuerySet, lookups
+from django.db.models import F, Field, Model, Prefetch, QuerySet, lookups
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -159,25 +160,40 @@ def unknown_shipment() -> dict[str, list[str]]:
 def field_errors(obj: Model) -> dict[str, list[str]]:
     """Return the row's own field errors (validators, choices, lengths, and the shared input
     rules of policies/validators.py), reading no table."""
-    # Relations would cost a query each; a protected state field cannot be re-set.
-    skipped = [
-        f.name for f in obj._meta.concrete_fields if f.is_relation or getattr(f, "protected", False)
-    ]
+    skipped, ruled = _field_checks(type(obj))
     errors = {}
     try:
         obj.clean_fields(exclude=skipped)
     except ValidationError as exc:
         errors = exc.message_dict
-    for f in obj._meta.concrete_fields:
+    for f, rules in ruled:
         value = getattr(obj, f.attname)
-        if f.name in skipped or f.name in errors or value in f.empty_values:
+        if f.name in errors or value in f.empty_values:
             continue
         try:
-            for rule in field_rules(f):
+            for rule in rules:
                 rule(value)
         except ValidationError as exc:
             errors[f.name] = exc.messages
     return errors
+
+
+@functools.cache
+def _field_checks(model) -> tuple[frozenset[str], tuple[tuple[Field, tuple], ...]]:
+    """Return the fields `field_errors` leaves out, and the others with their shared rules:
+    worked out once per model, not once per row of a batch."""
+    # Relations would cost a query each; a protected state field cannot be re-set.
+    skipped = frozenset(
+        f.name
+        for f in model._meta.concrete_fields
+        if f.is_relation or getattr(f, "protected", False)
+    )
+    ruled = tuple(
+        (f, rules)
+        for f in model._meta.concrete_fields
+        if f.name not in skipped and (rules := field_rules(f))
+    )
+    return skipped, ruled
 
 
 def ensure_valid(obj: Model) -> None:

@@ -57,9 +57,13 @@ from policies.ingest import (
 from policies.models import Marketplace, Seller, Shipment, User
 from policies.outbox import outbox_enqueue
 
-# Rows per transaction: large enough that a chunk's few queries dominate, small enough that
-# a chunk's objects stay a few megabytes.
+# Rows per transaction: at least CHUNK, so that a chunk's few queries dominate; of a large
+# report a twentieth, so that it commits (and waits for the disk) twenty times, not hundreds,
+# and its progress still moves; at most CHUNK_MAX, so that a chunk's objects stay some tens
+# of megabytes however long the report.
 CHUNK = 2000
+CHUNK_MAX = 10_000
+PROGRESS_STEPS = 20
 # Stored event and compensation ids are the report row's, so a row is recorded once.
 KEY_PREFIX = "report-"
 # Refusals of filing that say the item or its date lies outside any policy.
@@ -190,10 +194,11 @@ def _import_rows(
     went in, the rest are left for the next run."""
     written = _lines_written(imported)
     done = len(written)
+    size = min(CHUNK_MAX, max(CHUNK, imported.rows // PROGRESS_STEPS))
     with scratch() as db:
         netting, waiting = Netting(db), Kept(db, "waiting")
         added = 0
-        for part in batches(report.rows(), CHUNK):
+        for part in batches(report.rows(), size):
             # Rows an earlier import counted are set aside before netting: a storno of a fee
             # counted last week cancels that fee's claim even if the fee comes again here.
             elsewhere = _counted_elsewhere(imported, part)
@@ -217,11 +222,11 @@ def _import_rows(
             if progress is not None:
                 progress(done, imported.rows)
         # The rows written as they were read that pairing netted.
-        for chunk in batches(_apart(netting.netted(), waiting), CHUNK):
+        for chunk in batches(_apart(netting.netted(), waiting), size):
             ReportLine.objects.filter(report=imported, line__in=chunk).update(
                 outcome=ReportOutcome.NETTED, reason="", message=""
             )
-        for chunk in batches(_with_netting(waiting, netting.netted()), CHUNK):
+        for chunk in batches(_with_netting(waiting, netting.netted()), size):
             if done > len(written) and time.monotonic() >= deadline:
                 return False
             _import_chunk(imported, chunk)

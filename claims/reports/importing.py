@@ -211,7 +211,7 @@ def _import_rows(
                 if row.line in written:
                     continue
                 if verdict is not None and verdict.outcome is Outcome.KEPT and _route(row)[0]:
-                    later.append((added - 1, (row, verdict)))
+                    later.append((added - 1, row))
                 else:
                     now.append((row, verdict))
             waiting.add_many(later)
@@ -250,12 +250,16 @@ def _apart(netted: Iterator[tuple[int, RowOutcome]], waiting: Kept) -> Iterator[
 def _with_netting(
     waiting: Kept, netted: Iterator[tuple[int, RowOutcome]]
 ) -> Iterator[tuple[ReportRow, RowOutcome]]:
-    """Yield each waiting row with its outcome: `netted` where pairing netted it."""
+    """Yield each waiting row with its outcome: `netted` where pairing netted it, else kept
+    (as the row alone made it wait)."""
     pending = next(netted, None)
-    for position, (row, verdict) in waiting:
+    for position, row in waiting:
         while pending is not None and pending[0] < position:
             pending = next(netted, None)
-        yield row, pending[1] if pending is not None and pending[0] == position else verdict
+        if pending is not None and pending[0] == position:
+            yield row, pending[1]
+        else:
+            yield row, RowOutcome(row.line, row.key, Outcome.KEPT)
 
 
 def _lines_written(imported: ReportImport) -> set[int]:

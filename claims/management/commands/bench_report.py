@@ -118,6 +118,7 @@ class Command(BaseCommand):
                 filename="week.xlsx",
                 source=ReportSource.UPLOAD,
             )
+            samples.append(_rss_mib())
             began = time.perf_counter()
             imported = report_import_run(
                 import_id=made.pk, progress=lambda done, total: self._sample(done, total, samples)
@@ -129,13 +130,14 @@ class Command(BaseCommand):
             if count > before.get(model, 0)
         }
         insert_seconds = self._insert_floor(written)
+        tenths = " ".join(f"{sample:.0f}" for sample in samples[1:])
         floors = read_seconds + insert_seconds
         self.stdout.write(
             "\n".join(
                 [
                     f"outcomes              {imported.outcomes}",
                     f"import                {seconds:.1f} s ({rows / seconds:,.0f} rows/s)",
-                    f"RSS by tenth of file  {' '.join(f'{s:.0f}' for s in samples)} MiB",
+                    f"RSS before, by tenth  {samples[0]:.0f} | {tenths} MiB",
                     f"read floor            {read_seconds:.1f} s (the same reader, rows unused)",
                     f"insert floor          {insert_seconds:.1f} s (the {sum(written.values()):,}"
                     " rows written, bare, into empty copies of their tables, rolled back: "
@@ -167,7 +169,8 @@ class Command(BaseCommand):
         return time.perf_counter() - began
 
     def _sample(self, done: int, total: int, samples: list[float]) -> None:
-        while len(samples) <= done * 10 // max(total, 1):
+        # samples[0] is the resident memory before the import, then one per tenth.
+        while len(samples) <= 1 + done * 10 // max(total, 1):
             samples.append(_rss_mib())
 
     def _table_rows(self) -> dict:

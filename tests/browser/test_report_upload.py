@@ -12,7 +12,7 @@ from tests import factories
 from tests.browser.conftest import screenshot
 from tests.browser.test_seller_flow import sign_in
 from tests.claims.reports import json_bytes
-from tests.test_report_pages import INSURED_SRID, wb_week
+from tests.test_report_pages import INSURED_SRID, wb_week, wb_xlsx
 
 # The staff roles come from a data migration: keep them across the flushes.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -97,23 +97,28 @@ def test_a_report_dropped_on_the_dashboard_opens_a_claim_shown_on_its_result_pag
     expect(page.locator("h1")).to_contain_text(claim.number)
 
 
-def test_on_a_phone_the_plain_file_input_uploads_and_the_history_lists_it(page, tmp_path):
+def test_on_a_phone_the_portals_workbook_uploads_by_the_plain_file_input(page, tmp_path):
     user = seller_with_insured_item("ru")
     page.set_viewport_size(PHONE)
     open_dashboard(page, user, "ru")
     assert_fits_the_phone(page, "/")
     screenshot(page, "report-upload-phone-ru")
 
-    report = tmp_path / "неделя.json"
-    report.write_bytes(json_bytes(wb_week()))
+    # The seller portal's weekly XLSX, as a seller downloads it: read as its sheet streams.
+    report = tmp_path / "неделя.xlsx"
+    report.write_bytes(wb_xlsx())
     page.set_input_files("input[name=file]", str(report))
     page.click("form.report-upload button[type=submit]")
 
     expect(page.locator("#fees-h")).to_have_text(WORDS["ru"]["fees"])
+    claim = Claim.objects.get(seller=user.seller)
+    expect(page.locator(".claims-opened a")).to_have_text(claim.number)
+    assert ReportImport.objects.get(seller=user.seller).format == "wb_xlsx"
     assert_fits_the_phone(page, page.url)
+    screenshot(page, "report-result-xlsx-phone-ru")
     page.click("header.top nav a[href='/reports/']")
     expect(page.locator("table.stack tbody tr")).to_have_count(1)
-    expect(page.locator("table.stack")).to_contain_text("неделя.json")
+    expect(page.locator("table.stack")).to_contain_text("неделя.xlsx")
     assert_fits_the_phone(page, "/reports/")
     screenshot(page, "report-history-phone-ru")
 

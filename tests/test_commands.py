@@ -215,3 +215,13 @@ def test_bench_report_imports_a_generated_week_and_reports_its_figures():
     assert "'compensation_recorded': 50" in out.getvalue()
     assert "ratio to the floors" in out.getvalue()
     assert current_app.conf.task_always_eager
+
+
+def test_the_system_checks_of_this_database_print_nothing():
+    """`make run` and `migrate` check the models against the database they use: on the
+    embedded SQLite the PostgreSQL covering index would warn on every start."""
+    from django.core import checks
+
+    found = checks.run_checks(databases=["default"], include_deployment_checks=False)
+
+    assert [message for message in found if not message.is_silenced()] == []

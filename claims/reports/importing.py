@@ -11,11 +11,14 @@ stopped. Every row keeps its outcome, and bad rows never stop the good ones.
 
 import datetime as dt
 import hashlib
+import heapq
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -222,11 +225,18 @@ def _import_rows(
             if progress is not None:
                 progress(done, imported.rows)
         # The rows written as they were read that pairing netted.
-        for chunk in batches(_apart(netting.netted(), waiting), size):
+        apart = (o.line for row, o in _by_position(waiting, netting.netted()) if row is None)
+        for chunk in batches(apart, size):
             ReportLine.objects.filter(report=imported, line__in=chunk).update(
                 outcome=ReportOutcome.NETTED, reason="", message=""
             )
-        for chunk in batches(_with_netting(waiting, netting.netted()), size):
+        # The waiting rows, netted where pairing netted them, else kept as they waited.
+        rows = (
+            (row, outcome or RowOutcome(row.line, row.key, Outcome.KEPT))
+            for row, outcome in _by_position(waiting, netting.netted())
+            if row is not None
+        )
+        for chunk in batches(rows, size):
             if done > len(written) and time.monotonic() >= deadline:
                 return False
             _import_chunk(imported, chunk)
@@ -236,30 +246,19 @@ def _import_rows(
     return True
 
 
-def _apart(netted: Iterator[tuple[int, RowOutcome]], waiting: Kept) -> Iterator[int]:
-    """Yield the lines of the netted rows that are not waiting (both come by position)."""
-    positions = (position for position, _item in waiting)
-    wait = next(positions, None)
-    for position, outcome in netted:
-        while wait is not None and wait < position:
-            wait = next(positions, None)
-        if wait != position:
-            yield outcome.line
-
-
-def _with_netting(
+def _by_position(
     waiting: Kept, netted: Iterator[tuple[int, RowOutcome]]
-) -> Iterator[tuple[ReportRow, RowOutcome]]:
-    """Yield each waiting row with its outcome: `netted` where pairing netted it, else kept
-    (as the row alone made it wait)."""
-    pending = next(netted, None)
-    for position, row in waiting:
-        while pending is not None and pending[0] < position:
-            pending = next(netted, None)
-        if pending is not None and pending[0] == position:
-            yield row, pending[1]
-        else:
-            yield row, RowOutcome(row.line, row.key, Outcome.KEPT)
+) -> Iterator[tuple[ReportRow | None, RowOutcome | None]]:
+    """Yield, in file order, (the waiting row or None, its netted outcome or None) for each
+    position that is waiting, netted or both: both come ordered by position."""
+    merged = heapq.merge(
+        ((position, 0, row) for position, row in waiting),
+        ((position, 1, outcome) for position, outcome in netted),
+        key=itemgetter(0, 1),
+    )
+    for _position, items in groupby(merged, key=itemgetter(0)):
+        found = {side: value for _position, side, value in items}
+        yield found.get(0), found.get(1)
 
 
 def _lines_written(imported: ReportImport) -> set[int]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from claims.models import Claim, ReportImport
@@ -163,3 +163,26 @@ def test_the_command_imports_a_file_and_prints_the_answer(
     assert answer["format"] == "wb_v5"
     assert answer["outcomes"]["claim_opened"] == 1
     assert answer["claims"] == [Claim.objects.get().number]
+
+
+def test_the_command_prints_the_result_pages_figures_in_its_words_and_money(
+    insured, tmp_path, capsys, django_capture_on_commit_callbacks
+):
+    path = tmp_path / "week.json"
+    path.write_text(json.dumps(v5_rows(insured), ensure_ascii=False), encoding="utf-8")
+
+    with django_capture_on_commit_callbacks(execute=True), translation.override("ru"):
+        call_command(
+            "import_report",
+            str(path),
+            marketplace=insured.marketplace.code,
+            seller=insured.seller.external_id,
+        )
+
+    printed = {
+        label.strip(): value.strip()
+        for label, value in (line.split("  ", 1) for line in capsys.readouterr().out.splitlines())
+    }
+    assert printed["Формат"] == "Wildberries: отчёт о реализации (API статистики v5)"
+    assert printed["Открыто заявление"] == "1"
+    assert printed["Найдено застрахованных сборов"] == "1, на сумму 50,00\xa0₽"

@@ -3,10 +3,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from claims.api.reports import report_answer
 from claims.choices import ReportOutcome, ReportSource
 from claims.reports.importing import report_import_create, report_import_run
+from claims.templatetags.money import rub
 from policies.errors import DomainError
 from policies.models import Marketplace, Seller
 
@@ -56,14 +59,36 @@ class Command(BaseCommand):
             self.stdout.write(dumps(answer, ensure_ascii=False, indent=2))
             return
         self.stderr.write("")
-        self.stdout.write(f"format        {imported.get_format_display()}")
-        self.stdout.write(f"rows          {imported.rows:,}")
-        for code, label in ReportOutcome.choices:
-            self.stdout.write(f"{label:<26}{imported.outcomes.get(code, 0):>10,}")
-        self.stdout.write(f"insured fees  {imported.fees_found:,} for {imported.fees_amount} ₽")
-        self.stdout.write(f"compensation  {imported.compensations_amount} ₽")
+        # The result page's figures, in its words and with its money: a person reads both.
+        compensations = imported.outcomes.get(ReportOutcome.COMPENSATION_RECORDED, 0)
+        lines = [
+            (_("Format"), imported.get_format_display()),
+            (_("Rows"), _count(imported.rows)),
+            *(
+                (label, _count(imported.outcomes.get(code, 0)))
+                for code, label in ReportOutcome.choices
+            ),
+            (
+                _("Insured fees found"),
+                f"{_count(imported.fees_found)}, "
+                + _("for %(amount)s") % {"amount": rub(imported.fees_amount)},
+            ),
+            (
+                _("Compensation counted"),
+                f"{_count(compensations)}, "
+                + _("for %(amount)s") % {"amount": rub(imported.compensations_amount)},
+            ),
+        ]
+        width = max(len(label) for label, _value in lines) + 2
+        for label, value in lines:
+            self.stdout.write(f"{label:<{width}}{value}")
 
     def _progress(self, done: int, total: int) -> None:
         filled = BAR * done // max(total, 1)
-        self.stderr.write(f"\r[{'#' * filled}{'.' * (BAR - filled)}] {done:,}/{total:,}", ending="")
+        bar = f"[{'#' * filled}{'.' * (BAR - filled)}] {_count(done)}/{_count(total)}"
+        self.stderr.write(f"\r{bar}", ending="")
         self.stderr.flush()
+
+
+def _count(number: int) -> str:
+    return number_format(number, use_l10n=True, force_grouping=True)

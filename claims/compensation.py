@@ -7,7 +7,7 @@ from collections.abc import Container, Iterable
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,6 +39,7 @@ from policies.errors import ConflictError, DomainError, ErrorCode, PolicyErrorCo
 from policies.ingest import (
     ERROR,
     EXTERNAL_KEY,
+    InArray,
     ItemResult,
     bulk_write,
     by_external_id,
@@ -93,12 +94,12 @@ def unmatched_for_shipments(
     shipments = list(shipments)
     by_reference = {(s.marketplace_id, s.seller_id, s.external_id): s.pk for s in shipments}
     records = MarketplaceCompensation.objects.filter(
-        Q(shipment_id__in={s.pk for s in shipments})
+        Q(InArray(F("shipment_id"), {s.pk for s in shipments}))
         | Q(
             # The marketplace first, so the lookup uses its index on a large table.
+            InArray(F("shipment_external_id"), {s.external_id for s in shipments}),
             shipment=None,
             marketplace_id__in={s.marketplace_id for s in shipments},
-            shipment_external_id__in={s.external_id for s in shipments},
         ),
         claim=None,
     )

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -61,6 +62,7 @@ from policies.errors import DomainError, ErrorCode
 from policies.ingest import (
     CREATED,
     UNCHANGED,
+    InArray,
     ItemResult,
     bulk_write,
     by_external_id,
@@ -102,7 +104,7 @@ def submission_facts(*, shipments: list[Shipment]) -> SubmissionFacts:
     """Return the shipments' event kinds and the compensation not yet counted for them."""
     event_kinds: dict[int, set[str]] = {}
     for shipment_id, kind in ShipmentEvent.objects.filter(
-        shipment_id__in={s.pk for s in shipments}
+        InArray(F("shipment_id"), {s.pk for s in shipments})
     ).values_list("shipment_id", "kind"):
         event_kinds.setdefault(shipment_id, set()).add(kind)
     return SubmissionFacts(
@@ -158,7 +160,9 @@ def claims_file_many(
     policies = covering_policies(seller_ids={spec.seller.pk for spec in specs})
     marketplaces = Marketplace.objects.in_bulk({spec.shipment.marketplace_id for spec in specs})
     taken = set(
-        Claim.objects.filter(shipment_id__in=shipment_ids).values_list("shipment_id", "peril")
+        Claim.objects.filter(InArray(F("shipment_id"), shipment_ids)).values_list(
+            "shipment_id", "peril"
+        )
     )
     facts = submission_facts(shipments=[spec.shipment for spec in specs]) if submit else None
     answers, claims, attach = [], [], {}
@@ -179,7 +183,7 @@ def claims_file_many(
             continue
         taken.add((spec.shipment.pk, spec.peril))
         claim = Claim(
-            number=new_reference("CL"),
+            number=new_reference("CL", today=today),
             marketplace=marketplaces[spec.shipment.marketplace_id],
             external_id=spec.external_id,
             seller=spec.seller,
@@ -445,8 +449,10 @@ def shipment_events_ingest(
         and r.obj.shipment.policy_id is not None
     ]
     claims = {
-        (c.shipment_id, c.peril): c.number
-        for c in Claim.objects.filter(shipment_id__in={r.obj.shipment_id for r in covered})
+        (shipment_id, peril): number
+        for shipment_id, peril, number in Claim.objects.filter(
+            InArray(F("shipment_id"), {r.obj.shipment_id for r in covered})
+        ).values_list("shipment_id", "peril", "number")
     }
     # Only the shipments that open a claim need their seller.
     sellers = Seller.objects.in_bulk({r.obj.shipment.seller_id for r in covered})
@@ -463,6 +469,7 @@ def shipment_events_ingest(
         elif result.status == CREATED:
             filing.setdefault(key, []).append(result)
     to_file = [results[0] for results in filing.values()]
+    zone = timezone.get_current_timezone()
     specs = [
         ClaimSpec(
             seller=r.obj.shipment.seller,
@@ -470,7 +477,7 @@ def shipment_events_ingest(
             peril=PERIL_BY_EVENT_KIND[r.obj.kind],
             claimed_amount=claim_amount_for_event(event=r.obj, shipment=r.obj.shipment)
             or Decimal("0"),
-            event_date=timezone.localdate(r.obj.occurred_at),
+            event_date=timezone.localdate(r.obj.occurred_at, zone),
             source=source,
             description=_("Reported by the marketplace (event %(id)s).")
             % {"id": r.obj.external_id},

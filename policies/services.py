@@ -48,14 +48,15 @@ from policies.tasks import policy_certificate_make_task
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def new_reference(prefix: str) -> str:
-    """Return a fresh human-readable reference such as `CL-261123-7K3M9Q2P`."""
+def new_reference(prefix: str, *, today: dt.date | None = None) -> str:
+    """Return a fresh human-readable reference such as `CL-261123-7K3M9Q2P`; a batch gives
+    `today` (its local date, worked out once)."""
     # A byte per character: 256 is a multiple of the alphabet's 32, so each is as likely.
     # (get_random_string asks the OS once per character: a report files thousands.)
     tail = "".join(
         REFERENCE_ALPHABET[byte % len(REFERENCE_ALPHABET)] for byte in secrets.token_bytes(8)
     )
-    return f"{prefix}-{timezone.localdate():%y%m%d}-{tail}"
+    return f"{prefix}-{today or timezone.localdate():%y%m%d}-{tail}"
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

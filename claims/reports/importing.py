@@ -364,8 +364,8 @@ def _ignore(line: _Line, reason: str) -> None:
     line.outcome, line.reason = ReportOutcome.IGNORED, reason
 
 
-def _aware(day: dt.date | None) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day or timezone.localdate(), dt.time(12)))
+def _aware(day: dt.date | None, zone: dt.tzinfo) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day or timezone.localdate(), dt.time(12)), zone)
 
 
 def _shipments(
@@ -373,7 +373,7 @@ def _shipments(
 ) -> tuple[dict[str, str], dict[str, Shipment]]:
     """Return the rows' items by id, recording those the marketplace never pushed, and why
     an item could not be recorded."""
-    items = {}
+    items, zone = {}, timezone.get_current_timezone()
     for row in rows:
         items.setdefault(
             row.shipment_id,
@@ -389,7 +389,7 @@ def _shipments(
                 "pickup_point": "",
                 "fulfilment": Fulfilment.MARKETPLACE,
                 # The fee is charged when the item comes back: it shipped that day at the latest.
-                "shipped_at": _aware(row.occurred_on),
+                "shipped_at": _aware(row.occurred_on, zone),
             },
         )
     results = shipments_record_bulk(marketplace=imported.marketplace, items=list(items.values()))
@@ -415,7 +415,7 @@ def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, _Line]]) -> N
     if not fees:
         return
     refused, shipments = _shipments(imported, [row for row, _line in fees])
-    events, waiting = [], []
+    events, waiting, zone = [], [], timezone.get_current_timezone()
     for row, line in fees:
         shipment = shipments.get(row.shipment_id)
         if shipment is None or shipment.seller_id != imported.seller_id:
@@ -436,20 +436,22 @@ def _file_fees(imported: ReportImport, fees: list[tuple[ReportRow, _Line]]) -> N
                 "external_id": f"{KEY_PREFIX}{row.key}"[:64],
                 "shipment": shipment,
                 "kind": EVENT_KIND_BY_PERIL[row.peril],
-                "occurred_at": _aware(row.occurred_on),
+                "occurred_at": _aware(row.occurred_on, zone),
                 "amount": row.amount,
             }
         )
         waiting.append((row, line))
     shipment_ids = [event["shipment"].pk for event in events]
-    before = set(Claim.objects.filter(shipment_id__in=shipment_ids).values_list("pk", flat=True))
+    before = set(
+        Claim.objects.filter(InArray(F("shipment_id"), shipment_ids)).values_list("pk", flat=True)
+    )
     results = shipment_events_ingest(
         marketplace=imported.marketplace, items=events, source=ClaimSource.REPORT
     )
     claims = {
         (shipment_id, peril): pk
         for shipment_id, peril, pk in Claim.objects.filter(
-            shipment_id__in=shipment_ids
+            InArray(F("shipment_id"), shipment_ids)
         ).values_list("shipment_id", "peril", "pk")
     }
     for (row, line), event, result in zip(waiting, events, results, strict=True):

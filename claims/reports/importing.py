@@ -39,7 +39,13 @@ from claims.choices import (
 )
 from claims.compensation import compensations_record_bulk
 from claims.filing import claim_amount_add, shipment_events_ingest
-from claims.models import Claim, ReportImport, ReportImportStatus, ReportLine
+from claims.models import (
+    Claim,
+    MarketplaceCompensation,
+    ReportImport,
+    ReportImportStatus,
+    ReportLine,
+)
 from claims.reports.netting import Netting, Outcome, RowOutcome, batches
 from claims.reports.read import Report, read_report
 from claims.reports.rows import FEE_KINDS, ReportRow, RowKind
@@ -56,6 +62,7 @@ from policies.ingest import (
     by_external_id,
     insert_values,
     shipments_record_bulk,
+    values_by_external_id,
 )
 from policies.models import Marketplace, Seller, Shipment, User
 from policies.outbox import outbox_enqueue
@@ -115,10 +122,10 @@ def report_import_request(**kwargs) -> ReportImport:
     return imported
 
 
-@dataclass(slots=True)
+@dataclass
 class _Line:
     """A row's outcome on its way to a ReportLine: a model object per row costs more than
-    the row's whole reading."""
+    the row's whole reading. Its fields are the line's columns, by attname."""
 
     line: int
     key: str
@@ -301,18 +308,8 @@ def _import_chunk(imported: ReportImport, chunk: list) -> None:
     _record_compensations(imported, parts.compensations)
     _cancel_fees(imported, parts.cancels)
     # By COPY on PostgreSQL: a model insert's per-value preparation costs more than the row.
-    names = _Line.__slots__
-    insert_values(
-        ReportLine,
-        [
-            {
-                "report_id": imported.pk,
-                "marketplace_id": imported.marketplace_id,
-                **{name: getattr(line, name) for name in names},
-            }
-            for line in parts.lines
-        ],
-    )
+    common = {"report_id": imported.pk, "marketplace_id": imported.marketplace_id}
+    insert_values(ReportLine, [{**common, **vars(line)} for line in parts.lines])
     ReportImport.objects.filter(pk=imported.pk).update(
         processed=F("processed") + len(chunk), heartbeat_at=timezone.now()
     )
@@ -539,10 +536,19 @@ def _record_compensations(imported: ReportImport, rows: list[tuple[ReportRow, _L
             }
             for row, _line in paid
         ],
+        # Their keys are all a line keeps: read alone, not as a model object each.
+        with_records=False,
+    )
+    stored = values_by_external_id(
+        MarketplaceCompensation.objects,
+        marketplace=imported.marketplace,
+        ids=(result.external_id for result in results if result.status in (CREATED, UNCHANGED)),
+        fields=("pk",),
     )
     for (_row, line), result in zip(paid, results, strict=True):
         if result.status in (CREATED, UNCHANGED):
-            line.outcome, line.compensation_id = ReportOutcome.COMPENSATION_RECORDED, result.obj.pk
+            line.outcome = ReportOutcome.COMPENSATION_RECORDED
+            line.compensation_id = stored[result.external_id]["pk"]
         else:
             line.outcome, line.counted = ReportOutcome.ERROR, False
             line.message = "; ".join(m for ms in result.errors.values() for m in ms)

@@ -1,5 +1,6 @@
 """A large portal file streams: its rows are never all held as Python objects."""
 
+import dataclasses
 import datetime as dt
 import tracemalloc
 from decimal import Decimal
@@ -9,7 +10,7 @@ import pytest
 from claims.reports.netting import BATCH, Netting, Outcome, batches, net_within_report
 from claims.reports.read import read_report
 from claims.reports.rows import ReportRow, RowKind
-from claims.reports.scratch import scratch
+from claims.reports.scratch import Kept, scratch
 from tests.claims.reports import xlsx_bytes
 
 ROWS = 10_000
@@ -110,3 +111,36 @@ def test_the_netting_keeps_what_it_remembers_of_each_row_on_disk():
     # One batch of rows and its outcomes at a time; the 40,000 rows' keys and groups held
     # in memory would take over ten megabytes.
     assert peak < 4_000_000
+
+
+def test_a_waiting_row_comes_back_from_disk_as_it_was_set_aside():
+    # Every field set to something other than its default, so that a field the pickling
+    # leaves out or misplaces fails here.
+    row = ReportRow(
+        key="rrd-1",
+        line=7,
+        kind=RowKind.STORNO,
+        amount=Decimal("50.00"),
+        currency="KZT",
+        peril="non_buyout",
+        reason="delivery",
+        cancels=RowKind.REVERSE_FEE,
+        shipment_id="srid-1",
+        order_id="order-1",
+        sku="sku-1",
+        occurred_on=dt.date(2026, 3, 2),
+        item_value=Decimal("1299.00"),
+        raw_kind="Сторно продаж",
+        raw_detail="От клиента при отмене",
+        error="none",
+    )
+    default = ReportRow(key="", line=0, kind=RowKind.SALE)
+    assert all(
+        getattr(row, f.name) != getattr(default, f.name) for f in dataclasses.fields(ReportRow)
+    )
+
+    with scratch() as db:
+        kept = Kept(db, "waiting")
+        kept.add_many([(3, row)])
+
+        assert list(kept) == [(3, row)]

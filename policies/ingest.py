@@ -291,7 +291,7 @@ def insert_rows(model, rows: list[Model], *, key: tuple[str, ...] = EXTERNAL_KEY
         placed = _insert_skipping_taken(
             model,
             fields,
-            [_column(f, [getattr(row, f.attname) for row in rows]) for f in fields],
+            [_column(f, list(map(attrgetter(f.attname), rows))) for f in fields],
             returning=(*key, model._meta.pk.attname),
         )
     pks = {tuple(values[:-1]): values[-1] for values in placed}
@@ -643,8 +643,10 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
             return ItemResult.error(item["external_id"], unknown_seller())
         return {"seller": seller, **{name: item[name] for name in SHIPMENT_FIELDS}}
 
+    zone = timezone.get_current_timezone()
+
     def new_shipment(item, values):
-        shipped_on = timezone.localdate(item["shipped_at"])
+        shipped_on = timezone.localdate(item["shipped_at"], zone)
         policy = policy_on(in_force.get(values["seller"].pk, []), shipped_on)
         return checked(
             Shipment(

@@ -64,6 +64,7 @@ from policies.ingest import (
     UNCHANGED,
     InArray,
     ItemResult,
+    build,
     bulk_write,
     by_external_id,
     field_errors,
@@ -182,7 +183,8 @@ def claims_file_many(
             answers.append(not_eligible(code))
             continue
         taken.add((spec.shipment.pk, spec.peril))
-        claim = Claim(
+        claim = build(
+            Claim,
             number=new_reference("CL", today=today),
             marketplace=marketplaces[spec.shipment.marketplace_id],
             external_id=spec.external_id,

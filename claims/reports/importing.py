@@ -22,7 +22,7 @@ from operator import itemgetter
 
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,6 +59,7 @@ from policies.ingest import (
     ERROR,
     UNCHANGED,
     InArray,
+    array_cursor,
     by_external_id,
     insert_values,
     shipments_record_bulk,
@@ -277,15 +278,29 @@ def _lines_written(imported: ReportImport) -> set[int]:
 
 def _counted_elsewhere(imported: ReportImport, rows: list[ReportRow]) -> set[str]:
     """Return the keys of `rows` an earlier import of the marketplace counted."""
-    return set(
-        ReportLine.objects.filter(
-            InArray(F("key"), {row.key for row in rows}),
-            marketplace_id=imported.marketplace_id,
-            counted=True,
+    keys = {row.key for row in rows}
+    if connection.vendor != "postgresql":
+        return set(
+            ReportLine.objects.filter(
+                key__in=keys, marketplace_id=imported.marketplace_id, counted=True
+            )
+            .exclude(report=imported)
+            .order_by()
+            .values_list("key", flat=True)
         )
-        .exclude(report=imported)
-        .values_list("key", flat=True)
-    )
+    # Key by key through the index. Given `key = ANY(…)` the planner may read every line of
+    # the marketplace instead, when its statistics predate the import (as for a first large
+    # one), and that read grows with each chunk written.
+    table = connection.ops.quote_name(ReportLine._meta.db_table)
+    with array_cursor() as cursor:
+        cursor.execute(
+            "SELECT k.key FROM unnest(%b::text[]) AS k(key) CROSS JOIN LATERAL"
+            f" (SELECT FROM {table} AS l"
+            "  WHERE l.marketplace_id = %b AND l.key = k.key AND l.counted AND l.report_id <> %b"
+            "  LIMIT 1) AS counted",
+            [list(keys), imported.marketplace_id, imported.pk],
+        )
+        return {key for (key,) in cursor.fetchall()}
 
 
 @transaction.atomic

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from claims.models import Claim
 from policies.api.serializers import YEARS_PATTERN
-from policies.ingest import field_errors
+from policies.ingest import build, field_errors
 from policies.validators import (
     EARLIEST_DATE,
     LATEST_DATE,
@@ -116,3 +117,52 @@ def test_the_bulk_kits_field_errors_apply_the_shared_rules():
     assert list(field_errors(seller)) == ["legal_name"]
     assert set(field_errors(shipment)) == {"warehouse", "shipped_at"}
     assert field_errors(factories.ShipmentFactory.build()) == {}
+
+
+@pytest.mark.django_db
+def test_a_field_moved_off_its_default_is_checked_again():
+    claim = factories.ClaimFactory.build()
+    assert field_errors(claim) == {}
+
+    # Each of these starts at its model's default, which is checked once and then skipped.
+    claim.payable_amount = Decimal("1e20")
+    claim.sla_paused_days = -1
+    claim.rejection_reason = "Причина\u202e"
+
+    assert set(field_errors(claim)) == {"payable_amount", "sla_paused_days", "rejection_reason"}
+
+
+@pytest.mark.django_db
+def test_a_default_that_is_no_valid_value_is_never_skipped():
+    # A number left blank defaults to "", which its field refuses: it is checked as given.
+    claim = factories.ClaimFactory.build(number="")
+
+    assert "number" in field_errors(claim)
+
+
+@pytest.mark.django_db
+def test_build_makes_the_row_its_keyword_arguments_make():
+    shipment = factories.ShipmentFactory()
+    values = {
+        "number": "CL-261203-ABCDEFGH",
+        "marketplace": shipment.marketplace,
+        "seller": shipment.seller,
+        "policy": shipment.policy,
+        "shipment": shipment,
+        "cover": "return_logistics",
+        "peril": "non_buyout",
+        "event_date": dt.date(2026, 11, 30),
+        "event_key": "k",
+        "source": "report",
+        "claimed_amount": Decimal("50.00"),
+    }
+
+    built, made = build(Claim, **values), Claim(**values)
+
+    fields = Claim._meta.concrete_fields
+    assert [getattr(built, f.attname) for f in fields] == [getattr(made, f.attname) for f in fields]
+    assert built.shipment is shipment and built.seller is shipment.seller
+    assert built.flags == [] and built.flags is not build(Claim, **values).flags
+    assert built._state.adding
+    with pytest.raises(TypeError, match="no field colour"):
+        build(Claim, colour="red")

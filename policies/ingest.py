@@ -691,7 +691,9 @@ SHIPMENT_FIELDS = (
 def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> list[ItemResult]:
     """Store shipped items, each insured under its seller's policy in force when it shipped.
 
-    `item["seller"]` is the marketplace's seller id, or a Seller.
+    `item["seller"]` is the marketplace's seller id, or a Seller. An item may bring the
+    reverse-logistics fee already charged on it (a report's fee row does), which a new
+    shipment starts with; its reverse leg's event keeps it as ever.
     """
     sellers = sellers_by_ref(marketplace=marketplace, items=items)
     in_force = policies_in_force(
@@ -717,6 +719,7 @@ def shipments_record_bulk(*, marketplace: Marketplace, items: list[dict]) -> lis
                 external_id=item["external_id"],
                 policy=policy,
                 premium=shipment_premium(policy=policy, declared_value=item["declared_value"]),
+                reverse_logistics_fee=item.get("reverse_logistics_fee"),
                 **values,
             )
         )
@@ -805,13 +808,20 @@ def shipment_events_record_bulk(*, marketplace: Marketplace, items: list[dict]) 
 
     def insert(rows):
         skipped = {event.external_id for event in insert_rows(ShipmentEvent, [*rows.values()])}
-        # A reverse leg's fee is kept from the events stored here: the last one's, per item.
-        fees = {}
+        # A reverse leg's fee is kept from the events stored here: the last one's, per item,
+        # written where the item does not hold it already.
+        fees, held = {}, {}
         for event in rows.values():
             reverse = event.kind in REVERSE_LEG_KINDS and event.amount is not None
             if reverse and event.external_id not in skipped:
-                event.shipment.reverse_logistics_fee = fees[event.shipment.pk] = event.amount
-        update_values(Shipment, "reverse_logistics_fee", fees)
+                shipment = event.shipment
+                held.setdefault(shipment.pk, shipment.reverse_logistics_fee)
+                shipment.reverse_logistics_fee = fees[shipment.pk] = event.amount
+        update_values(
+            Shipment,
+            "reverse_logistics_fee",
+            {pk: fee for pk, fee in fees.items() if fee != held[pk]},
+        )
         return displaced(skipped)
 
     return bulk_write(

@@ -402,6 +402,8 @@ def _shipments(
                 "fulfilment": Fulfilment.MARKETPLACE,
                 # The fee is charged when the item comes back: it shipped that day at the latest.
                 "shipped_at": _aware(row.occurred_on, zone),
+                # The fee the row charged, which its event keeps on it: one write, not two.
+                "reverse_logistics_fee": row.amount if row.kind is RowKind.REVERSE_FEE else None,
             },
         )
     results = shipments_record_bulk(marketplace=imported.marketplace, items=list(items.values()))

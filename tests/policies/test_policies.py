@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
@@ -14,6 +16,7 @@ from policies.actors import Actor
 from policies.calendar import add_working_days, is_working_day, working_days_between
 from policies.choices import PolicyStatus
 from policies.errors import ConflictError, DomainError
+from policies.ingest import shipment_events_record_bulk
 from policies.models import Policy, PolicyTransition, ProductVersion
 from policies.validators import is_valid_inn
 from tests import factories
@@ -231,6 +234,25 @@ def test_a_reverse_leg_fee_is_kept_on_the_shipment():
 
     shipment.refresh_from_db()
     assert shipment.reverse_logistics_fee == D("50.00")
+
+
+def test_a_fee_the_item_already_holds_is_not_written_again():
+    shipment = factories.ShipmentFactory(reverse_logistics_fee=D("50.00"))
+    item = {"external_id": "ev-1", "shipment": shipment, "kind": "non_buyout"}
+    later = {"external_id": "ev-2", "shipment": shipment, "kind": "returned"}
+    at = timezone.now()
+
+    with CaptureQueriesContext(connection) as same:
+        shipment_events_record_bulk(
+            marketplace=shipment.marketplace, items=[{**item, "occurred_at": at, "amount": D("50")}]
+        )
+    shipment_events_record_bulk(
+        marketplace=shipment.marketplace, items=[{**later, "occurred_at": at, "amount": D("70")}]
+    )
+
+    assert not [q for q in same.captured_queries if q["sql"].startswith("UPDATE")]
+    shipment.refresh_from_db()
+    assert shipment.reverse_logistics_fee == D("70.00")
 
 
 def test_the_role_groups_carry_their_permissions():

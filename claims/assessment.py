@@ -196,8 +196,10 @@ def claim_flags(
     today: dt.date,
     compensation_known: bool,
     event_kinds: set[str] | None = None,
+    zone: dt.tzinfo | None = None,
 ) -> list[str]:
-    """Return the claim's judgement flags; `event_kinds` saves a query when already known."""
+    """Return the claim's judgement flags; `event_kinds` saves a query when already known,
+    `zone` (the current time zone) a lookup per claim of a batch."""
     version = claim.policy.product_version
     shipment = claim.shipment
     if event_kinds is None:
@@ -206,7 +208,7 @@ def claim_flags(
                 "kind", flat=True
             )
         )
-    notified = timezone.localdate(claim.submitted_at) if claim.submitted_at else today
+    notified = timezone.localdate(claim.submitted_at, zone) if claim.submitted_at else today
     return judgement_flags(
         peril=claim.peril,
         event_date=claim.event_date,

@@ -44,15 +44,18 @@ def hard_rule_violation(
     today: dt.date,
     policy: Policy | None,
     duplicate: bool,
+    zone: dt.tzinfo | None = None,
 ) -> EligibilityCode | None:
-    """Return the first hard rule the claim breaks, or None; reads nothing from the database."""
+    """Return the first hard rule the claim breaks, or None; reads nothing from the database.
+
+    `zone` is the current time zone, which a batch works out once."""
     if shipment.seller_id != seller.pk:
         return EligibilityCode.SHIPMENT_NOT_OWNED
     if claimed_amount <= 0:
         return EligibilityCode.AMOUNT_NOT_POSITIVE
     if event_date > today:
         return EligibilityCode.EVENT_IN_FUTURE
-    if event_date < timezone.localdate(shipment.shipped_at):
+    if event_date < timezone.localdate(shipment.shipped_at, zone):
         return EligibilityCode.EVENT_BEFORE_COVER
     if policy is None:
         return EligibilityCode.NO_ACTIVE_POLICY

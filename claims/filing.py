@@ -120,6 +120,7 @@ def submission_prepare(
     today: dt.date,
     now: dt.datetime,
     taken: Container[int] = (),
+    zone: dt.tzinfo | None = None,
 ) -> list[MarketplaceCompensation]:
     """Set on `claim` what its submission sets; return the compensation records it counts.
 
@@ -139,6 +140,7 @@ def submission_prepare(
         today=today,
         compensation_known=compensation_known(claim=claim, received=bool(counted), today=today),
         event_kinds=facts.event_kinds.get(claim.shipment_id, set()),
+        zone=zone,
     )
     return counted
 
@@ -156,7 +158,9 @@ def claims_file_many(
     filing took first is refused as a duplicate, as a filing after it would be.
     """
 
-    today, now = timezone.localdate(), timezone.now()
+    zone = timezone.get_current_timezone()
+    now = timezone.now()
+    today = timezone.localdate(now, zone)
     shipment_ids = {spec.shipment.pk for spec in specs}
     policies = covering_policies(seller_ids={spec.seller.pk for spec in specs})
     marketplaces = Marketplace.objects.in_bulk({spec.shipment.marketplace_id for spec in specs})
@@ -178,6 +182,7 @@ def claims_file_many(
             today=today,
             policy=policy,
             duplicate=(spec.shipment.pk, spec.peril) in taken,
+            zone=zone,
         )
         if code is not None:
             answers.append(not_eligible(code))
@@ -210,7 +215,7 @@ def claims_file_many(
             continue
         if submit:
             counted = submission_prepare(
-                claim=claim, facts=facts, taken=attach.keys(), today=today, now=now
+                claim=claim, facts=facts, taken=attach.keys(), today=today, now=now, zone=zone
             )
             attach.update({record.pk: claim for record in counted})
             claim.due_on = claim_due_on(claim)

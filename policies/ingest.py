@@ -209,14 +209,16 @@ def _field_checks(
     defaults = []
     for f, default in _defaults(model):
         # Only a value nothing can change stays the value checked.
-        if f in checked and isinstance(default, IMMUTABLE) and f.attname == f.name:
-            try:
-                f.clean(default, None)
-                for rule in field_rules(f) if default not in f.empty_values else ():
+        if f not in checked or not isinstance(default, IMMUTABLE):
+            continue
+        try:
+            f.clean(default, None)
+            if default not in f.empty_values:
+                for rule in field_rules(f):
                     rule(default)
-            except ValidationError:
-                continue
-            defaults.append((f.name, default))
+        except ValidationError:
+            continue
+        defaults.append((f.name, default))
     ruled = tuple((f, rules) for f in checked if (rules := field_rules(f)))
     return skipped, tuple(defaults), ruled
 

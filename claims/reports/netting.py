@@ -176,14 +176,17 @@ def _candidates(row: ReportRow, index: int) -> list[tuple]:
 def _group(*values) -> str:
     """Return a group's values as text that is equal exactly when the values are: an
     amount by its value, whatever its places (50.0 is 50.00)."""
-    # The repr of a tuple of plain texts and None tells every such tuple from every other
-    # (a kind goes as its text: an enum's own repr costs more than the rest together).
-    return repr(
-        tuple(
-            str(v.normalize()) if isinstance(v, Decimal) else v if v is None else str(v)
-            for v in values
-        )
-    )
+    # The repr of a tuple of plain texts and None tells every such tuple from every other.
+    return repr(tuple(_text(v) for v in values))
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return str(value.normalize())
+    # A kind goes as its text: an enum's own repr costs more than the rest of the group.
+    return str(value)
 
 
 def _alone(row: ReportRow, seen: dict[str, tuple[int, int]], new: list[tuple]) -> RowOutcome:

@@ -3,6 +3,7 @@ resumed by the sweep (its other chunks by any worker) and counts every record on
 webhook whose send was cut short is on record and goes out again under the same delivery
 id."""
 
+import contextlib
 import datetime as dt
 import threading
 from decimal import Decimal
@@ -42,6 +43,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 RECORDS = 300
+CHUNK = 2
+# The chunk the first worker is inside when it is killed.
+HELD_CELL = 20
 # No redelivery by the broker within the test: only the sweep may resume a killed run.
 WORKER = {
     "pool": "prefork",
@@ -74,6 +78,29 @@ def broker():
     redis.Redis.from_url(BROKER_URL).flushdb()
 
 
+@contextlib.contextmanager
+def advisory_lock(*key: int):
+    """Hold the session advisory lock `key` on the test's connection for the block."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+def waiting_on(*key: int) -> bool:
+    """Return whether another session waits for the two-key advisory lock `key`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND classid = %s AND objid = %s AND objsubid = 2)",
+            key,
+        )
+        return cursor.fetchone()[0]
+
+
 def test_a_run_whose_whole_worker_was_killed_is_resumed_by_the_sweep_exactly_once(broker):
     policy = factories.PolicyFactory()
     claims = [
@@ -92,23 +119,38 @@ def test_a_run_whose_whole_worker_was_killed_is_resumed_by_the_sweep_exactly_onc
             marketplace=claim.marketplace,
             amount=Decimal("100.00"),
         )
+    with transaction.atomic():
+        run = reconciliation_start(trigger="test", chunk=CHUNK)
+        outbox_enqueue(task=reconciliation_run_task, run_id=run.pk)
     first = start_worker(broker_url=BROKER_URL, **WORKER)
     broker.append(first)
-    with transaction.atomic():
-        run = reconciliation_start(trigger="test", chunk=2)
-        outbox_enqueue(task=reconciliation_run_task, run_id=run.pk)
-
-    started = wait_for(lambda: ReconciliationRun.objects.get(pk=run.pk).processed > 0, 60)
-    output = kill_worker(first)
+    # The first worker is killed inside a chunk, so the broker holds that chunk's message for
+    # it: killed between two chunks, it would hold none, and the run would end without the
+    # sweep. The chunk waits on its lock, which the test holds.
+    with advisory_lock(run.pk, HELD_CELL):
+        held = wait_for(lambda: waiting_on(run.pk, HELD_CELL), 60)
+        output = kill_worker(first)
     interrupted = ReconciliationRun.objects.get(pk=run.pk)
     second = start_worker(broker_url=BROKER_URL, **WORKER)
     broker.append(second)
     # The new worker takes the chunks still queued, but the chunk the killed one held stays
     # with the broker for an hour: the run cannot end before the sweep.
-    unnoticed = not wait_for(
-        lambda: ReconciliationRun.objects.get(pk=run.pk).state == RunState.DONE, 5
+    drained = wait_for(
+        lambda: ReconciliationRun.objects.get(pk=run.pk).processed == RECORDS - CHUNK, 90
     )
-    resumed = long_tasks_resume_stale(now=timezone.now() + settings.LONG_TASK_STALE_AFTER * 2)
+    unnoticed = ReconciliationRun.objects.get(pk=run.pk).state != RunState.DONE
+    # A chunk committing locks the run, and a sweep skips it as alive: the beat's next sweep
+    # takes it.
+    sweeps = []
+    wait_for(
+        lambda: (
+            sweeps.append(
+                long_tasks_resume_stale(now=timezone.now() + settings.LONG_TASK_STALE_AFTER * 2)
+            )
+            or sweeps[-1]["runs"]
+        ),
+        30,
+    )
     # A second sweep finds the run's heartbeat fresh: no second driver.
     again = long_tasks_resume_stale()
     finished = wait_for(
@@ -116,11 +158,11 @@ def test_a_run_whose_whole_worker_was_killed_is_resumed_by_the_sweep_exactly_onc
     )
     output += stop_worker(second)
 
-    assert started, output[-3000:]
+    assert held, output[-3000:]
     assert interrupted.state == RunState.RUNNING, output[-3000:]
-    assert 0 < interrupted.processed < RECORDS, output[-3000:]
-    assert unnoticed
-    assert resumed["runs"] == [run.pk] and again["runs"] == []
+    assert interrupted.processed == HELD_CELL * CHUNK, output[-3000:]
+    assert drained and unnoticed, output[-3000:]
+    assert sweeps[-1]["runs"] == [run.pk] and again["runs"] == []
     assert finished, output[-3000:]
     run.refresh_from_db()
     assert (run.total, run.processed, run.matched, run.unmatched) == (RECORDS, RECORDS, RECORDS, 0)

@@ -61,6 +61,7 @@ from policies.ingest import (
     InArray,
     array_cursor,
     by_external_id,
+    full_collections_deferred,
     insert_values,
     shipments_record_bulk,
     values_by_external_id,
@@ -178,7 +179,9 @@ def report_import_run(
         with imported.file.open("rb") as stored:
             content = stored.read()
         report = read_report(content=content, filename=imported.filename)
-        if not _import_rows(imported, report, progress, deadline):
+        with full_collections_deferred():
+            complete = _import_rows(imported, report, progress, deadline)
+        if not complete:
             return ReportImport.objects.get(pk=import_id)
     except Exception as exc:
         ReportImport.objects.filter(pk=import_id).update(

@@ -2,6 +2,7 @@
 compensations are recorded, every row counts once and keeps its outcome."""
 
 import datetime as dt
+import gc
 from decimal import Decimal
 
 import pytest
@@ -349,6 +350,26 @@ def test_a_sale_cancelled_in_the_same_report_is_netted_with_its_storno(imported,
 
 class _Killed(BaseException):
     """A worker killed mid-import: nothing of the import's own error handling runs."""
+
+
+def test_the_rows_go_in_with_full_collections_held_off_and_they_come_back_after(
+    seller, monkeypatch
+):
+    from claims.reports import importing
+
+    thresholds, real_chunk = [], importing._import_chunk
+
+    def chunk(imported, rows):
+        thresholds.append(gc.get_threshold())
+        real_chunk(imported, rows)
+
+    monkeypatch.setattr(importing, "_import_chunk", chunk)
+    before = gc.get_threshold()
+    shipment = factories.ShipmentFactory(policy__seller=seller)
+    day = yesterday()
+    run(seller, week(logistics(9101, shipment.external_id, FROM_BUYER_AT_CANCEL, D("50"), day)))
+    assert thresholds and all(full >= 1_000_000 for _young, _middle, full in thresholds)
+    assert gc.get_threshold() == before
 
 
 def test_an_import_killed_midway_resumes_to_the_state_of_one_uninterrupted_run(seller, monkeypatch):

@@ -501,31 +501,33 @@ def update_values(model, name: str, values: dict[int, Any]) -> None:
 
 
 def insert_values(
-    model, rows: list[dict[str, Any]], *, key: tuple[str, ...] | None = None
+    model,
+    rows: list[dict[str, Any]],
+    *,
+    same: dict[str, Any] | None = None,
+    key: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Insert rows given as {attname: value}, all with the same names, at once. A field
-    left out takes its default; an auto_now one, the time.
+    left out takes the value `same` gives it for every row, else its default; an auto_now
+    one, the time.
 
     For batches too large for a model object per row; the rows' keys are not
-    read back. With `key` (the attnames that tell a row from the others) the
-    rows go in in its order, and those a concurrent writer stored first in
-    their place are skipped and returned, as by `insert_rows`; without, a
-    concurrent insert of the same unique key surfaces as IntegrityError. On
+    read back. With `key` (the attnames, among the rows' own, that tell a row
+    from the others) the rows go in in its order, and those a concurrent writer
+    stored first in their place are skipped and returned, as by `insert_rows`;
+    without, a concurrent insert of the same unique key surfaces as IntegrityError. On
     PostgreSQL the rows go by COPY, which psycopg formats in C: for the
     million rows of an import, an INSERT's parameters (an array element or a
     placeholder per value) cost more to prepare than the insert itself.
     """
     if not rows:
         return []
-    names = list(rows[0])
-    now = timezone.now()
-    rest = {
-        f.attname: now
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        else f.get_default()
-        for f in model._meta.concrete_fields
-        if not f.primary_key and f.attname not in names
-    }
+    names, rest, now = list(rows[0]), dict(same or {}), timezone.now()
+    for f in model._meta.concrete_fields:
+        if f.primary_key or f.attname in names or f.attname in rest:
+            continue
+        auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        rest[f.attname] = now if auto else f.get_default()
     if key is not None:
         rows = sorted(rows, key=itemgetter(*key))
     if connection.vendor != "postgresql":

@@ -326,8 +326,11 @@ def _import_chunk(imported: ReportImport, chunk: list) -> None:
     _record_compensations(imported, parts.compensations)
     _cancel_fees(imported, parts.cancels)
     # By COPY on PostgreSQL: a model insert's per-value preparation costs more than the row.
-    common = {"report_id": imported.pk, "marketplace_id": imported.marketplace_id}
-    insert_values(ReportLine, [{**common, **vars(line)} for line in parts.lines])
+    insert_values(
+        ReportLine,
+        [vars(line) for line in parts.lines],
+        same={"report_id": imported.pk, "marketplace_id": imported.marketplace_id},
+    )
     ReportImport.objects.filter(pk=imported.pk).update(
         processed=F("processed") + len(chunk), heartbeat_at=timezone.now()
     )

@@ -177,7 +177,7 @@ def _group(*values) -> str:
     """Return a group's values as text that is equal exactly when the values are: an
     amount by its value, whatever its places (50.0 is 50.00)."""
     # The repr of a tuple of plain texts and None tells every such tuple from every other.
-    return repr(tuple(_text(v) for v in values))
+    return repr(tuple(map(_text, values)))
 
 
 def _text(value) -> str | None:

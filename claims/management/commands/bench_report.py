@@ -143,7 +143,7 @@ class Command(BaseCommand):
                     " rows written, bare, into empty copies of their tables, rolled back: "
                     + ", ".join(f"{m._meta.model_name} {n:,}" for m, n in written.items())
                     + ")",
-                    f"ratio to the floors   {seconds / floors:.1f}x (target 2x)",
+                    f"ratio to the floors   {seconds / floors:.2f}x (target 2x)",
                 ]
             )
         )

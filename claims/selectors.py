@@ -54,7 +54,8 @@ from policies.models import CoverTerms, Document, Marketplace, Policy, Seller, S
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
-def _sum(queryset: QuerySet, field: str = "amount") -> Decimal:
+def money_sum(queryset: QuerySet, field: str = "amount") -> Decimal:
+    """Return the sum of the rows' money in `field`, in the database, as roubles: zero for none."""
     return money(queryset.aggregate(total=Coalesce(Sum(field), Value(ZERO)))["total"])
 
 
@@ -71,7 +72,7 @@ class PolicyUsage:
 
 def _held(claims: QuerySet[Claim]) -> Decimal:
     """Return what the approved, unpaid claims among `claims` hold against the limits."""
-    return _sum(claims.filter(status__in=HOLDING), "payable_amount")
+    return money_sum(claims.filter(status__in=HOLDING), "payable_amount")
 
 
 def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> PolicyUsage:
@@ -85,17 +86,19 @@ def policy_usage(*, policy_id: int, exclude_claim_id: int | None = None) -> Poli
         payouts = payouts.exclude(claim_id=exclude_claim_id)
         receipts = receipts.exclude(recovery__claim_id=exclude_claim_id)
         claims = claims.exclude(pk=exclude_claim_id)
-    return PolicyUsage(paid=_sum(payouts), recovery_received=_sum(receipts), held=_held(claims))
+    return PolicyUsage(
+        paid=money_sum(payouts), recovery_received=money_sum(receipts), held=_held(claims)
+    )
 
 
 def event_paid_by_others(*, claim: Claim) -> Decimal:
     """Return what the other claims of the claim's event were paid, net of money received back."""
-    paid = _sum(
+    paid = money_sum(
         Payout.objects.filter(policy_id=claim.policy_id, claim__event_key=claim.event_key).exclude(
             claim_id=claim.pk
         )
     )
-    recovered = _sum(
+    recovered = money_sum(
         RecoveryReceipt.objects.filter(recovery__claim__policy_id=claim.policy_id)
         .filter(recovery__claim__event_key=claim.event_key)
         .exclude(recovery__claim_id=claim.pk)
@@ -113,20 +116,20 @@ def event_held_by_others(*, claim: Claim) -> Decimal:
 
 
 def claim_compensation_total(*, claim_id: int) -> Decimal:
-    return _sum(MarketplaceCompensation.objects.filter(claim_id=claim_id))
+    return money_sum(MarketplaceCompensation.objects.filter(claim_id=claim_id))
 
 
 def claim_paid(*, claim_id: int) -> Decimal:
-    return _sum(Payout.objects.filter(claim_id=claim_id))
+    return money_sum(Payout.objects.filter(claim_id=claim_id))
 
 
 def claim_recoveries_raised(*, claim_id: int) -> Decimal:
-    return _sum(Recovery.objects.filter(claim_id=claim_id))
+    return money_sum(Recovery.objects.filter(claim_id=claim_id))
 
 
 def recovery_received(*, recovery_id: int) -> Decimal:
     """Return what the seller has paid back of the recovery so far."""
-    return _sum(RecoveryReceipt.objects.filter(recovery_id=recovery_id))
+    return money_sum(RecoveryReceipt.objects.filter(recovery_id=recovery_id))
 
 
 def recoveries_with_receipts(queryset: QuerySet[Recovery]) -> QuerySet[Recovery]:
@@ -335,8 +338,8 @@ def seller_summary(*, seller_id: int) -> SellerSummary:
     by_status = dict(
         claims.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
     )
-    paid = _sum(Payout.objects.filter(policy__seller_id=seller_id))
-    owed = _sum(
+    paid = money_sum(Payout.objects.filter(policy__seller_id=seller_id))
+    owed = money_sum(
         recoveries_with_receipts(Recovery.objects.filter(claim__seller_id=seller_id)),
         "owed_total",
     )

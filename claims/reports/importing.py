@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import heapq
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,7 +22,7 @@ from operator import itemgetter
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,6 +49,7 @@ from claims.reports.netting import Netting, Outcome, RowOutcome, batches
 from claims.reports.read import Report, read_report
 from claims.reports.rows import FEE_KINDS, ReportRow, RowKind
 from claims.reports.scratch import Kept, scratch
+from claims.selectors import money_sum
 from claims.tasks import report_import_run_task
 from policies.calculation import ZERO
 from policies.choices import EVENT_KIND_BY_PERIL, Cover, Fulfilment
@@ -602,21 +602,17 @@ def _finish(import_id: int) -> ReportImport:
     """Count the outcomes into the import and mark it done."""
     with transaction.atomic():
         imported = ReportImport.objects.select_for_update().get(pk=import_id)
-        lines = ReportLine.objects.filter(report=imported)
-        imported.outcomes = dict(
-            Counter(lines.values_list("outcome", flat=True).order_by().iterator())
-        )
+        # Counted and summed by the database: a large report's lines are not read back.
+        lines = ReportLine.objects.filter(report=imported).order_by()
+        imported.outcomes = dict(lines.values_list("outcome").annotate(Count("pk")))
         fees = lines.filter(
             outcome__in=(ReportOutcome.CLAIM_OPENED, ReportOutcome.CLAIM_UPDATED),
             kind__in=list(FEE_KINDS),
         )
         imported.fees_found = fees.count()
-        imported.fees_amount = sum(fees.values_list("amount", flat=True), ZERO)
-        imported.compensations_amount = sum(
-            lines.filter(outcome=ReportOutcome.COMPENSATION_RECORDED).values_list(
-                "amount", flat=True
-            ),
-            ZERO,
+        imported.fees_amount = money_sum(fees)
+        imported.compensations_amount = money_sum(
+            lines.filter(outcome=ReportOutcome.COMPENSATION_RECORDED)
         )
         imported.status = ReportImportStatus.DONE
         imported.finished_at = timezone.now()

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
 from django.core.exceptions import ValidationError
-from django.db import connection, reset_queries, transaction
+from django.db import reset_queries, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -26,7 +26,7 @@ from claims.choices import CompensationReason, CompensationSource
 from claims.compensation import compensations_record_bulk
 from claims.models import MarketplaceCompensation
 from policies.errors import DomainError, ErrorCode
-from policies.ingest import CREATED, ERROR
+from policies.ingest import CREATED, ERROR, Statistics
 from policies.models import Marketplace
 from policies.validators import (
     unsigned_zero,
@@ -37,9 +37,8 @@ from policies.validators import (
 
 CHUNK = 5000
 MAX_ERRORS_KEPT = 1000
-# The lookups of stored records are planned by the table's statistics: an import that
-# grows the table renews them itself (autovacuum may lag by minutes, or be off), after
-# this many new rows and then each time its new rows have doubled.
+# New records after which the import first renews the table's statistics (policies.ingest.
+# Statistics): a lookup of 5,000 ids by stale ones read the whole table.
 ANALYZE_FROM = 50_000
 
 HEADERS = {
@@ -223,7 +222,7 @@ def compensations_import_csv(
         try:
             _first_line, header = next(rows)
             columns = _columns(header)
-            analyze_at = ANALYZE_FROM
+            statistics = Statistics(MarketplaceCompensation._meta.db_table, first=ANALYZE_FROM)
             language = translation.get_language()
             upcoming = reader.submit(_read_chunk, rows, columns, language)
             while (chunk := upcoming.result()).rows:
@@ -232,9 +231,7 @@ def compensations_import_csv(
                 for line, message in chunk.bad:
                     report.error(line, message)
                 _store(marketplace, chunk.good, report)
-                if report.created >= analyze_at:
-                    _analyze()
-                    analyze_at = 2 * report.created
+                statistics.written(report.created)
                 if progress:
                     progress(report.rows)
         except StopIteration:
@@ -252,13 +249,6 @@ def compensations_import_csv(
         progress(report.rows)
     report.errors.sort()
     return report
-
-
-def _analyze() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            table = MarketplaceCompensation._meta.db_table
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def _store(marketplace: Marketplace, batch: list[tuple[int, dict]], report: ImportReport) -> None:

@@ -59,6 +59,7 @@ from policies.ingest import (
     ERROR,
     UNCHANGED,
     InArray,
+    Statistics,
     array_cursor,
     by_external_id,
     full_collections_deferred,
@@ -66,8 +67,9 @@ from policies.ingest import (
     shipments_record_bulk,
     values_by_external_id,
 )
-from policies.models import Marketplace, Seller, Shipment, User
+from policies.models import Marketplace, Seller, Shipment, ShipmentEvent, User
 from policies.outbox import outbox_enqueue
+from policies.partitions import KEYS, partitioned
 
 # Rows per transaction: at least CHUNK, so that a chunk's few queries dominate; of a large
 # report a twentieth, so that it commits (and waits for the disk) twenty times, not hundreds,
@@ -247,14 +249,23 @@ def _import_rows(
             for row, outcome in _by_position(waiting, netting.netted())
             if row is not None
         )
+        statistics, filed = Statistics(*_filed_into(), first=CHUNK_MAX), 0
         for chunk in batches(rows, size):
             if done > len(written) and time.monotonic() >= deadline:
                 return False
             _import_chunk(imported, chunk)
-            done += len(chunk)
+            done, filed = done + len(chunk), filed + len(chunk)
+            statistics.written(filed)
             if progress is not None:
                 progress(done, imported.rows)
     return True
+
+
+def _filed_into() -> list[str]:
+    """Return the tables where the waiting rows' writes look up what is stored."""
+    models = (Shipment, ShipmentEvent, Claim, MarketplaceCompensation)
+    tables = [model._meta.db_table for model in models]
+    return [*tables, KEYS] if partitioned() else tables
 
 
 def _by_position(

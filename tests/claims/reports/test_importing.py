@@ -6,7 +6,7 @@ import gc
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -370,6 +370,30 @@ def test_the_rows_go_in_with_full_collections_held_off_and_they_come_back_after(
     run(seller, week(logistics(9101, shipment.external_id, FROM_BUYER_AT_CANCEL, D("50"), day)))
     assert thresholds and all(full >= 1_000_000 for _young, _middle, full in thresholds)
     assert gc.get_threshold() == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+def test_an_import_renews_the_statistics_of_the_tables_it_files_into(seller, monkeypatch):
+    from claims.reports import importing
+
+    monkeypatch.setattr(importing, "CHUNK", 2)
+    monkeypatch.setattr(importing, "CHUNK_MAX", 2)
+    day = yesterday()
+    shipments = [factories.ShipmentFactory(policy__seller=seller) for _ in range(4)]
+    run(
+        seller,
+        week(
+            *(
+                goods(9201 + n, shipment.external_id, "Продажа", "Компенсация ущерба", D("90"), day)
+                for n, shipment in enumerate(shipments)
+            )
+        ),
+    )
+    table = MarketplaceCompensation._meta.db_table
+    with connection.cursor() as cursor:
+        # Counted exactly by ANALYZE, for a table this small, after the last chunk.
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        assert cursor.fetchone()[0] == MarketplaceCompensation.objects.count() >= 4
 
 
 def test_an_import_killed_midway_resumes_to_the_state_of_one_uninterrupted_run(seller, monkeypatch):

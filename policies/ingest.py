@@ -380,7 +380,7 @@ class _FullCollections:
     NEVER = 1_000_000
 
     def __init__(self):
-        self.lock, self.batches, self.threshold = threading.Lock(), 0, gc.get_threshold()
+        self.lock, self.batches, self.threshold = threading.Lock(), 0, None
 
     @contextmanager
     def deferred(self):
@@ -433,11 +433,13 @@ class Statistics:
         self.at = 2 * rows
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples < %s",
+                "SELECT oid::regclass::text FROM pg_class"
+                " WHERE oid = ANY(%s::regclass[]) AND reltuples < %s",
                 [self.tables, rows],
             )
             if stale := [name for (name,) in cursor.fetchall()]:
-                cursor.execute("ANALYZE " + ", ".join(map(connection.ops.quote_name, stale)))
+                # As regclass names them: quoted where they need it.
+                cursor.execute("ANALYZE " + ", ".join(stale))
 
 
 @contextmanager

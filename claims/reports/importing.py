@@ -45,6 +45,7 @@ from claims.models import (
     ReportImportStatus,
     ReportLine,
 )
+from claims.reports.ahead import rows_read_ahead
 from claims.reports.netting import Netting, Outcome, RowOutcome, batches
 from claims.reports.read import Report, read_report
 from claims.reports.rows import FEE_KINDS, ReportRow, RowKind
@@ -211,10 +212,11 @@ def _import_rows(
     written = _lines_written(imported)
     done = len(written)
     size = min(CHUNK_MAX, max(CHUNK, imported.rows // PROGRESS_STEPS))
-    with scratch() as db:
+    # The reader forks before the scratch database opens: the child holds no connection.
+    with rows_read_ahead(report, rows=imported.rows, size=size) as parts, scratch() as db:
         netting, waiting = Netting(db), Kept(db, "waiting")
         added = 0
-        for part in batches(report.rows(), size):
+        for part in parts:
             # Rows an earlier import counted are set aside before netting: a storno of a fee
             # counted last week cancels that fee's claim even if the fee comes again here.
             elsewhere = _counted_elsewhere(imported, part)

@@ -13,6 +13,7 @@ added, memory flat in the number of rows.
 
 import datetime as dt
 import io
+import resource
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +56,11 @@ def _rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _reader_peak_mib() -> float:
+    # The largest of this process's children reaped so far: only the import forks one.
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def _row(n: int, day: dt.date) -> list:
@@ -138,6 +144,8 @@ class Command(BaseCommand):
                     f"outcomes              {imported.outcomes}",
                     f"import                {seconds:.1f} s ({rows / seconds:,.0f} rows/s)",
                     f"RSS before, by tenth  {samples[0]:.0f} | {tenths} MiB",
+                    f"reader's peak RSS     {_reader_peak_mib():.0f} MiB (the forked process"
+                    " that read the file, its share of the parent's pages included)",
                     f"read floor            {read_seconds:.1f} s (the same reader, rows unused)",
                     f"insert floor          {insert_seconds:.1f} s (the {sum(written.values()):,}"
                     " rows written, bare, into empty copies of their tables, rolled back: "

@@ -3,6 +3,7 @@ compensations are recorded, every row counts once and keeps its outcome."""
 
 import datetime as dt
 import gc
+import os
 from decimal import Decimal
 
 import pytest
@@ -24,6 +25,7 @@ from claims.reports.detect import ReportFileError
 from claims.reports.importing import report_import_create, report_import_run
 from tests import factories
 from tests.claims.reports import cut_sheet, fixture_json, json_bytes, xlsx_bytes
+from tests.claims.reports.test_ahead import gone
 from tests.claims.reports.test_wb_generated import (
     HEADERS_2025,
     api_rows,
@@ -394,6 +396,56 @@ def test_an_import_renews_the_statistics_of_the_tables_it_files_into(seller, mon
         # Counted exactly by ANALYZE, for a table this small, after the last chunk.
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
         assert cursor.fetchone()[0] == MarketplaceCompensation.objects.count() >= 4
+
+
+def test_a_report_read_by_a_child_process_imports_as_one_read_in_process(
+    seller, monkeypatch, tmp_path
+):
+    from claims.reports import ahead, importing
+
+    monkeypatch.setattr(importing, "CHUNK", 2)
+    shipments = [factories.ShipmentFactory(policy__seller=seller) for _ in range(2)]
+    day = yesterday()
+    content = week(
+        logistics(9002, shipments[0].external_id, FROM_BUYER_AT_CANCEL, D("50"), day, returns=1),
+        logistics(9004, shipments[1].external_id, FROM_BUYER_AT_CANCEL, D("60"), day, returns=1),
+        goods(9005, shipments[1].external_id, "Продажа", "Компенсация ущерба", D("900"), day),
+        goods(9006, "7711.0.0", "Продажа", "Продажа", D("1120.50"), day),
+        storno(9007, shipments[0], D("50"), day),
+    )
+    real_read, reader = ahead._read, tmp_path / "reader"
+
+    def read(*args):
+        reader.write_text(str(os.getpid()))
+        real_read(*args)
+
+    monkeypatch.setattr(ahead, "_read", read)
+
+    def state() -> tuple:
+        with transaction.atomic():
+            report = run(seller, content)
+            lines = ReportLine.objects.filter(report=report)
+            found = (
+                end_state(),
+                sorted(lines.values_list("line", "key", "outcome", "reason", "counted")),
+                report.outcomes,
+            )
+            transaction.set_rollback(True)
+        return found
+
+    in_process = state()
+    assert not reader.exists()
+    monkeypatch.setattr(ahead, "AHEAD_FROM", 1)
+
+    assert state() == in_process
+    assert in_process[2] == {
+        "netted": 2,
+        "claim_opened": 1,
+        "compensation_recorded": 1,
+        "ignored": 1,
+    }
+    assert int(reader.read_text()) != os.getpid()
+    assert gone(int(reader.read_text()))
 
 
 def test_an_import_killed_midway_resumes_to_the_state_of_one_uninterrupted_run(seller, monkeypatch):

@@ -25,8 +25,7 @@ from policies.choices import DocumentKind, OutboxStatus
 from policies.models import Document, Marketplace, OutboxMessage
 from tests import factories
 from tests.test_celery_worker import BROKER_URL
-from tests.test_outbox_broker import reconnect
-from tests.workers import running_worker, wait_for
+from tests.workers import publishing_to, running_worker, wait_for
 
 pytestmark = [
     pytest.mark.broker,
@@ -79,15 +78,9 @@ def broker(request):
         pytest.skip(f"NO {request.param.upper()} REACHABLE at {url} ({reason}): did not run")
     if connection.vendor != "postgresql":
         pytest.skip("the worker process needs a shared database: runs in CI's PostgreSQL pass")
-    conf = current_app.conf
-    saved = conf.task_always_eager, conf.broker_url
-    conf.task_always_eager, conf.broker_url = False, url
-    reconnect()
-    current_app.control.purge()
-    yield url
-    current_app.control.purge()
-    conf.task_always_eager, conf.broker_url = saved
-    reconnect()
+    with publishing_to(url):
+        yield url
+        current_app.control.purge()
     if url.startswith("redis://"):
         redis.Redis.from_url(url).flushdb()
 

@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import redis
-from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -35,8 +34,7 @@ from policies.models import Marketplace
 from policies.outbox import outbox_enqueue
 from tests import factories
 from tests.test_celery_worker import BROKER_URL, broker_reachable
-from tests.test_outbox_broker import reconnect
-from tests.workers import kill_worker, start_worker, stop_worker, wait_for
+from tests.workers import kill_worker, publishing_to, start_worker, stop_worker, wait_for
 
 pytestmark = [
     pytest.mark.broker,
@@ -62,18 +60,12 @@ def broker():
         pytest.skip(f"NO BROKER REACHABLE at {BROKER_URL}: the dead-worker tests did not run")
     if connection.vendor != "postgresql":
         pytest.skip("worker processes need a shared database: runs in CI's PostgreSQL pass")
-    conf = current_app.conf
-    saved = conf.task_always_eager, conf.broker_url
-    conf.task_always_eager, conf.broker_url = False, BROKER_URL
-    reconnect()
-    current_app.control.purge()
     workers = []
-    yield workers
-    for worker in workers:
-        if worker.poll() is None:
-            stop_worker(worker)
-    conf.task_always_eager, conf.broker_url = saved
-    reconnect()
+    with publishing_to(BROKER_URL):
+        yield workers
+        for worker in workers:
+            if worker.poll() is None:
+                stop_worker(worker)
     # The killed worker's message stays unacknowledged in Redis; no later test may get it.
     redis.Redis.from_url(BROKER_URL).flushdb()
 

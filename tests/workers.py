@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 
@@ -86,6 +87,24 @@ def running_worker(*, broker_url: str, **env: str):
         yield log
     finally:
         log["output"] = stop_worker(process)
+
+
+@contextlib.contextmanager
+def publishing_to(url: str):
+    """Publish this process's tasks to the real broker at `url` for the block, as a web
+    process does, the queues purged first."""
+    from tests.test_outbox_broker import reconnect
+
+    conf = current_app.conf
+    saved = conf.task_always_eager, conf.broker_url
+    conf.task_always_eager, conf.broker_url = False, url
+    reconnect()
+    current_app.control.purge()
+    try:
+        yield
+    finally:
+        conf.task_always_eager, conf.broker_url = saved
+        reconnect()
 
 
 def wait_for(condition, seconds: float) -> bool:

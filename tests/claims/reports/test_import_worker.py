@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 import redis
-from celery import current_app
 from django.db import connection
 from django.utils import timezone
 
@@ -16,8 +15,7 @@ from claims.reports.importing import report_import_request
 from tests import factories
 from tests.claims.reports.test_wb_generated import api_rows, goods, logistics
 from tests.test_celery_worker import BROKER_URL, broker_reachable
-from tests.test_outbox_broker import reconnect
-from tests.workers import running_worker, wait_for
+from tests.workers import publishing_to, running_worker, wait_for
 
 pytestmark = [
     pytest.mark.broker,
@@ -32,13 +30,8 @@ def published():
         pytest.skip(f"NO REDIS REACHABLE at {BROKER_URL}: did not run")
     if connection.vendor != "postgresql":
         pytest.skip("the worker process needs a shared database: runs in CI's PostgreSQL pass")
-    conf = current_app.conf
-    saved = conf.task_always_eager, conf.broker_url
-    conf.task_always_eager, conf.broker_url = False, BROKER_URL
-    reconnect()
-    yield
-    conf.task_always_eager, conf.broker_url = saved
-    reconnect()
+    with publishing_to(BROKER_URL):
+        yield
     redis.Redis.from_url(BROKER_URL).flushdb()
 
 

@@ -4,10 +4,11 @@ Writes a workbook in the 2025 layout — sales, forward deliveries, reverse legs
 non-buyouts and returns (the insured fees, one in ten rows), compensations and transport
 rebills — for one insured seller, then imports it as the seller's upload does, with the
 follow-up tasks queued, not run. Prints rows/s, seconds and the resident memory at each
-tenth of the file (and the peak of the child process that reads it ahead), beside two floors timed in the same run: reading the same file with the
-same reader and doing nothing with the rows, and a bare insert of the rows the import wrote,
-table by table, into empty tables of the same columns, constraints (foreign keys too) and
-indexes (nothing looked up, nothing decided). Target: the import within 2x of the two floors
+tenth of the file (and the peak of the child process that reads it ahead), beside two
+floors timed in the same run: reading the same file with the same reader and doing nothing
+with the rows, and a bare insert of the rows the import wrote, table by table, into empty
+tables of the same columns, constraints (foreign keys too) and indexes (nothing looked up,
+nothing decided). Target: the import within 2x of the two floors
 added, memory flat in the number of rows.
 """
 
